@@ -1,0 +1,152 @@
+"""Settings, read from the environment (django-environ).
+
+Two modes, chosen by ``APP_MODE``:
+- ``local`` (default): SQLite in the project, generated per-checkout secrets, loopback Braze
+  endpoints allowed so the bundled fake Braze can be used.
+- ``production``: every secret must come from the environment; the process refuses to start
+  without them, and the security settings pass ``manage.py check --deploy``.
+Every variable is listed in ``.env.example`` and the README.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from integration_admin import local_secrets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+APP_MODE = env.str("APP_MODE", default="local")
+if APP_MODE not in {"local", "production"}:
+    raise ImproperlyConfigured(f"APP_MODE must be 'local' or 'production', not {APP_MODE!r}")
+PRODUCTION = APP_MODE == "production"
+
+if PRODUCTION:
+    # No defaults: a missing secret must stop the process, never fall back silently.
+    SECRET_KEY = env.str("SECRET_KEY")
+    BRAZE_KEY_ENCRYPTION_KEYS = env.list("BRAZE_KEY_ENCRYPTION_KEYS")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    _local = local_secrets.load_or_create(BASE_DIR / "var" / "local-secrets.json")
+    SECRET_KEY = env.str("SECRET_KEY", default=_local["SECRET_KEY"])
+    BRAZE_KEY_ENCRYPTION_KEYS = env.list(
+        "BRAZE_KEY_ENCRYPTION_KEYS", default=[_local["BRAZE_KEY_ENCRYPTION_KEYS"]]
+    )
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    DATABASES = {
+        "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+    }
+
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
+
+DEBUG = env.bool("DEBUG", default=False)
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "mappings",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "integration_admin.urls"
+WSGI_APPLICATION = "integration_admin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "static/"
+# collectstatic target in production; local mode serves from the apps and needs none.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles") if PRODUCTION else None
+# Local mode serves static files straight from the apps, so no collectstatic step is needed.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["mappings.api.authentication.ApiClientTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "mappings.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Braze: how we talk to it.
+BRAZE_CONNECT_TIMEOUT_SECONDS = env.float("BRAZE_CONNECT_TIMEOUT_SECONDS", default=3.05)
+BRAZE_READ_TIMEOUT_SECONDS = env.float("BRAZE_READ_TIMEOUT_SECONDS", default=10.0)
+# Loopback endpoints exist only for the bundled fake Braze; in production they are an SSRF hole.
+BRAZE_ALLOW_LOOPBACK_ENDPOINTS = env.bool("BRAZE_ALLOW_LOOPBACK_ENDPOINTS", default=not PRODUCTION)
+
+# Audit log: how much of a Braze answer we keep per call.
+AUDIT_RESPONSE_MAX_CHARS = env.int("AUDIT_RESPONSE_MAX_CHARS", default=10_000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
