@@ -1,0 +1,41 @@
+"""Small admin presentation helpers: pretty JSON and write-only secret inputs."""
+
+import json
+from typing import Any
+
+from django import forms
+from django.utils.html import format_html, format_html_join
+
+
+def pretty_json(value: Any) -> str:
+    """Render JSON (or a JSON string) indented inside <pre>, escaped."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return format_html('<pre class="bridge-json">{}</pre>', value)
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+    return format_html('<pre class="bridge-json">{}</pre>', text)
+
+
+class DatalistInput(forms.URLInput):
+    """A URL input that suggests known values but accepts any (validated elsewhere)."""
+
+    def __init__(self, choices: list[str], list_id: str, attrs: dict | None = None):
+        super().__init__(attrs={**(attrs or {}), "list": list_id, "size": 60})
+        self.choices = choices
+        self.list_id = list_id
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        field = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">', ((c,) for c in self.choices))
+        return format_html('{}<datalist id="{}">{}</datalist>', field, self.list_id, options)
+
+
+class SecretInput(forms.PasswordInput):
+    """A password input that never renders a stored value back into the page."""
+
+    def __init__(self, attrs: dict | None = None):
+        super().__init__(
+            attrs={"autocomplete": "off", "size": 60, **(attrs or {})}, render_value=False
+        )

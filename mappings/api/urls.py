@@ -1,0 +1,9 @@
+from django.urls import path
+
+from mappings.api.views import IngestView
+
+app_name = "api"
+
+urlpatterns = [
+    path("ingest/<slug:slug>/", IngestView.as_view(), name="ingest"),
+]

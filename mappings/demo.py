@@ -1,0 +1,93 @@
+"""The demo configuration loaded by ``manage.py setup_demo`` (and the README's run command).
+
+A sandbox environment pointing at the local fake Braze, a mapping set for a Pypestream-style
+conversation (see examples/pypestream_conversation.json), an API client allowed to use it, and
+an admin login.
+"""
+
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+
+DEMO_SLUG = "pypestream-demo"
+DEMO_ROWS = [
+    ("user.first_name", "first_name", True),
+    ("user.last_name", "last_name", False),
+    ("user.email", "email", True),
+    ("user.phone", "phone", False),
+    ("user.city", "home_city", False),
+    ("answers.date_of_birth", "dob", False),
+    ("answers.interest", "bot_interest", False),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    admin_username: str
+    admin_password: str
+    api_token: str
+    mapping_set_slug: str
+
+
+def _mapping_set(braze_url: str, api_key: str) -> MappingSet:
+    environment, _ = Environment.objects.update_or_create(
+        name="sandbox", defaults={"rest_endpoint": braze_url}
+    )
+    credential = BrazeCredential.objects.filter(environment=environment).first()
+    credential = credential or BrazeCredential(environment=environment)
+    credential.set_api_key(api_key)
+    credential.save()
+    mapping_set, _ = MappingSet.objects.update_or_create(
+        slug=DEMO_SLUG,
+        defaults={
+            "name": "Pypestream demo bot",
+            "environment": environment,
+            "is_active": True,
+            "identifier_source_path": "user.id",
+        },
+    )
+    mapping_set.rows.all().delete()
+    FieldMapping.objects.bulk_create(
+        FieldMapping(
+            mapping_set=mapping_set, position=i, source_path=src, target_attribute=dst, required=req
+        )
+        for i, (src, dst, req) in enumerate(DEMO_ROWS)
+    )
+    return mapping_set
+
+
+def _api_token(mapping_set: MappingSet) -> str:
+    client = ApiClient.objects.filter(name="Demo Pypestream bot").first()
+    client = client or ApiClient(name="Demo Pypestream bot")
+    token = client.issue_token()
+    client.is_active = True
+    client.save()
+    client.mapping_sets.add(mapping_set)
+    return token
+
+
+def _admin_password(username: str) -> str:
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    user = user or user_model(username=username, email=f"{username}@localhost")
+    password = secrets.token_urlsafe(12)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+    return password
+
+
+@transaction.atomic
+def load_demo(braze_url: str, braze_api_key: str, admin_username: str = "admin") -> DemoLogins:
+    """Create or refresh the demo configuration; fresh token and admin password each time."""
+    mapping_set = _mapping_set(braze_url, braze_api_key)
+    return DemoLogins(
+        admin_username=admin_username,
+        admin_password=_admin_password(admin_username),
+        api_token=_api_token(mapping_set),
+        mapping_set_slug=mapping_set.slug,
+    )

@@ -1,0 +1,14 @@
+"""Models: configuration (what admins edit) and audit (what happened)."""
+
+from mappings.models.audit import Delivery, DeliveryAttempt
+from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+
+__all__ = [
+    "ApiClient",
+    "BrazeCredential",
+    "Delivery",
+    "DeliveryAttempt",
+    "Environment",
+    "FieldMapping",
+    "MappingSet",
+]

@@ -1,0 +1,87 @@
+"""The audit trail: every accepted or rejected ingest, and every Braze call made for it.
+
+A Delivery is one conversation payload received for a mapping set; a DeliveryAttempt is one
+HTTP call to Braze on its behalf. The attempt row is written before the call and updated after,
+so a crash mid-call still leaves a trace. The Braze API key is never stored here.
+"""
+
+import uuid
+
+from django.db import models
+
+from mappings.models.config import ApiClient, Environment, MappingSet
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected (mapping)"
+
+
+class AttemptOutcome(models.TextChoices):
+    PENDING = "pending", "Pending (call in progress or interrupted)"
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial success"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    mapping_set = models.ForeignKey(MappingSet, on_delete=models.PROTECT, related_name="deliveries")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    api_client = models.ForeignKey(
+        ApiClient, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    external_id = models.CharField(max_length=987, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    )
+    reason = models.TextField(blank=True, help_text="Why it failed or was rejected")
+    received_payload = models.JSONField(help_text="The conversation JSON as received")
+    braze_payload = models.JSONField(
+        null=True, blank=True, help_text="The mapped /users/track body"
+    )
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.mapping_set.slug} {self.external_id or '?'} {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    """One call to Braze /users/track."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="attempts")
+    attempt_number = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="attempts")
+    mapping_set = models.ForeignKey(MappingSet, on_delete=models.PROTECT, related_name="attempts")
+    url = models.URLField()
+    request_body = models.JSONField()
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "Braze call"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "attempt_number"], name="unique_attempt_number_per_delivery"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.attempt_number} {self.url} → {self.response_status or self.outcome}"
