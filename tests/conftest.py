@@ -1,0 +1,91 @@
+"""Shared fixtures: a real fake-Braze server over HTTP and a configured mapping set."""
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from mappings.fake_braze import FakeBraze
+from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+
+BRAZE_KEY = "braze-test-key-canary-7Qx9"
+
+
+@pytest.fixture(scope="session")
+def fake_braze_server():
+    with FakeBraze(api_keys={BRAZE_KEY}) as server:
+        yield server
+
+
+@pytest.fixture
+def braze(fake_braze_server):
+    """The fake Braze, emptied of received requests and faults for this test."""
+    fake_braze_server.reset()
+    yield fake_braze_server
+    fake_braze_server.reset()
+
+
+@pytest.fixture
+def environment(braze, db) -> Environment:
+    environment = Environment.objects.create(name="sandbox", rest_endpoint=braze.url)
+    credential = BrazeCredential(environment=environment)
+    credential.set_api_key(BRAZE_KEY)
+    credential.save()
+    return environment
+
+
+@pytest.fixture
+def mapping_set(environment) -> MappingSet:
+    mapping_set = MappingSet.objects.create(
+        slug="support-bot", name="Support bot", environment=environment,
+        identifier_source_path="user.id",
+    )  # fmt: skip
+    rows = [
+        ("user.profile.email", "email", True),
+        ("user.profile.first_name", "first_name", True),
+        ("answers.city", "home_city", False),
+        ("answers.plan", "plan_interest", False),
+    ]
+    for position, (source, target, required) in enumerate(rows):
+        FieldMapping.objects.create(
+            mapping_set=mapping_set, position=position, source_path=source,
+            target_attribute=target, required=required,
+        )  # fmt: skip
+    return mapping_set
+
+
+@pytest.fixture
+def api_token(mapping_set) -> str:
+    client = ApiClient(name="Support bot platform")
+    token = client.issue_token()
+    client.save()
+    client.mapping_sets.add(mapping_set)
+    return token
+
+
+@pytest.fixture
+def conversation() -> dict:
+    return {
+        "user": {"id": "u-42", "profile": {"email": "zoe@example.com", "first_name": "Zoë"}},
+        "answers": {"city": "Lisbon", "plan": "premium"},
+    }
+
+
+class IngestCaller:
+    """Posts to the ingest endpoint the way a conversation platform does."""
+
+    def __init__(self, token: str):
+        self.client = APIClient()
+        self.token = token
+
+    def post(self, slug: str, body, *, token: str | None = None, content_type="application/json"):
+        raw = body if isinstance(body, str | bytes) else json.dumps(body)
+        headers = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
+        return self.client.generic(
+            "POST", f"/api/v1/ingest/{slug}/", raw, content_type=content_type, headers=headers
+        )
+
+
+@pytest.fixture
+def ingest(api_token) -> IngestCaller:
+    return IngestCaller(api_token)
