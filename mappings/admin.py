@@ -89,7 +89,7 @@ class BrazeCredentialAdmin(admin.ModelAdmin):
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
     extra = 1
-    fields = ["position", "source_path", "target_attribute", "required"]
+    fields = ["position", "source_path", "target_attribute", "required", "is_sensitive"]
 
 
 @admin.register(MappingSet)
@@ -100,7 +100,16 @@ class MappingSetAdmin(admin.ModelAdmin):
     list_select_related = ["environment"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = ["name", "slug", "environment", "is_active", "identifier_source_path", "braze_partner"]
+    fields = [
+        "name", "slug", "environment", "is_active", "identifier_source_path", "braze_partner",
+        "version",
+    ]  # fmt: skip
+    readonly_fields = ["version"]
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if change and (form.has_changed() or any(f.has_changed() for f in formsets)):
+            form.instance.bump_version()
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_row_count=Count("rows"))

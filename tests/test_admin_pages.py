@@ -165,3 +165,28 @@ def test_the_log_pages_require_login(client, delivered):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
+    rows = list(mapping_set.rows.all())
+    form = {
+        "name": mapping_set.name, "slug": mapping_set.slug,
+        "environment": mapping_set.environment_id, "is_active": "on",
+        "identifier_source_path": "user.id", "braze_partner": "pypestream",
+        "rows-TOTAL_FORMS": len(rows), "rows-INITIAL_FORMS": len(rows),
+        "rows-MIN_NUM_FORMS": 0, "rows-MAX_NUM_FORMS": 1000,
+    }  # fmt: skip
+    for i, row in enumerate(rows):
+        form.update({
+            f"rows-{i}-id": row.pk, f"rows-{i}-mapping_set": mapping_set.pk,
+            f"rows-{i}-position": row.position, f"rows-{i}-source_path": row.source_path,
+            f"rows-{i}-target_attribute": row.target_attribute,
+            **({f"rows-{i}-required": "on"} if row.required else {}),
+        })  # fmt: skip
+
+    response = admin.post(f"/admin/mappings/mappingset/{mapping_set.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mapping_set.refresh_from_db()
+    assert mapping_set.braze_partner == "pypestream"
+    assert mapping_set.version == 2

@@ -7,6 +7,7 @@ so a crash mid-call still leaves a trace. The Braze API key is never stored here
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from mappings.models.config import ApiClient, Environment, MappingSet
@@ -14,9 +15,18 @@ from mappings.models.config import ApiClient, Environment, MappingSet
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    RETRYING = "retrying", "Retrying"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead (gave up)"
     REJECTED = "rejected", "Rejected (mapping)"
+
+
+# Deliveries that may still reach Braze without anyone acting: never purged, counted as queue.
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT, DeliveryStatus.RETRYING)
+# Deliveries that ended without reaching Braze and can be replayed by hand.
+REPLAYABLE_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 
 
 class AttemptOutcome(models.TextChoices):
@@ -38,6 +48,10 @@ class Delivery(models.Model):
         ApiClient, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
     )
     external_id = models.CharField(max_length=987, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, db_index=True)
+    mapping_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Version of the mapping set that produced braze_payload"
+    )
     status = models.CharField(
         max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
     )
@@ -73,6 +87,14 @@ class DeliveryAttempt(models.Model):
         max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who replayed it by hand; empty for automatic attempts",
+    )
 
     class Meta:
         ordering = ["-created_at"]

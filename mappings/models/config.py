@@ -96,12 +96,20 @@ class MappingSet(TimestampedModel):
         blank=True,
         help_text='Sent as Braze\'s top-level "partner" field when set (e.g. pypestream)',
     )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Goes up on every change to the set or its rows"
+    )
 
     class Meta:
         ordering = ["slug"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    def bump_version(self) -> None:
+        """Record that the mapping changed; deliveries keep the version that mapped them."""
+        MappingSet.objects.filter(pk=self.pk).update(version=models.F("version") + 1)
+        self.refresh_from_db(fields=["version"])
 
     def to_spec(self) -> MappingSpec:
         """The plain-data mapping the engine runs (no ORM past this point)."""
@@ -135,6 +143,11 @@ class FieldMapping(TimestampedModel):
     )
     required = models.BooleanField(
         default=False, help_text="Reject the ingest (422) when this source field is missing"
+    )
+    is_sensitive = models.BooleanField(
+        "sensitive",
+        default=False,
+        help_text="Mask this attribute's value in log pages and exports (Braze still gets it)",
     )
 
     class Meta:

@@ -11,14 +11,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 
 from mappings.encryption import SecretDecryptionError
 from mappings.models import ApiClient, BrazeCredential, Delivery, DeliveryAttempt, MappingSet
-from mappings.models.audit import AttemptOutcome, DeliveryStatus
+from mappings.models.audit import REPLAYABLE_STATUSES, AttemptOutcome, DeliveryStatus
 from mappings.services import braze
 from mappings.services.mapping import MappingResult, build_payload
 
 logger = logging.getLogger(__name__)
+
+
+class NotReplayable(Exception):
+    """Only failed or dead deliveries can be replayed."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ def _record_rejection(
         api_client=api_client,
         external_id=mapping.external_id or "",
         status=DeliveryStatus.REJECTED,
+        mapping_version=mapping_set.version,
         reason="; ".join(f"{p.source_path}: {p.reason}" for p in mapping.problems),
         received_payload=conversation,
         problems=[problem.as_dict() for problem in mapping.problems],
@@ -69,6 +75,7 @@ def _record_accepted(
         external_id=mapping.external_id or "",
         received_payload=conversation,
         braze_payload=mapping.payload,
+        mapping_version=mapping_set.version,
     )
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery,
@@ -78,6 +85,28 @@ def _record_accepted(
         request_body=mapping.payload,
     )
     return delivery, attempt
+
+
+def replay(delivery: Delivery, *, triggered_by=None) -> DeliveryAttempt:
+    """Send a failed or dead delivery's stored Braze body again, as a new logged attempt."""
+    if delivery.status not in REPLAYABLE_STATUSES:
+        raise NotReplayable(f"A {delivery.status} delivery cannot be replayed")
+    with transaction.atomic():
+        last = delivery.attempts.aggregate(last=Max("attempt_number"))["last"] or 0
+        attempt = DeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempt_number=last + 1,
+            environment=delivery.environment,
+            mapping_set=delivery.mapping_set,
+            url=delivery.environment.users_track_url,
+            request_body=delivery.braze_payload,
+            triggered_by=triggered_by,
+        )
+        delivery.status = DeliveryStatus.PENDING
+        delivery.reason = ""
+        delivery.save(update_fields=["status", "reason", "updated_at"])
+    _send(delivery, attempt)
+    return attempt
 
 
 def _api_key(delivery: Delivery) -> str:
