@@ -1,4 +1,4 @@
-"""Hostile and malformed requests: each gets one JSON error shape with a stable code, never a 500."""
+"""Hostile and malformed requests: one JSON error shape with a stable code, never a 500."""
 
 import io
 import json
