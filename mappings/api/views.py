@@ -28,6 +28,23 @@ _SENT_EXAMPLE = {
     ]
 }
 
+_READY_EXAMPLE = {
+    "status": "ok",
+    "checks": {
+        "database": {"ok": True},
+        "broker": {"ok": True, "configured": True, "checked": True},
+    },
+    "queue_depth": 3,
+}
+_NOT_READY_EXAMPLE = {
+    "status": "unavailable",
+    "checks": {
+        "database": {"ok": True},
+        "broker": {"ok": False, "configured": True, "error": "ConnectionError"},
+    },
+    "queue_depth": 3,
+}
+
 
 def _mapping_set_for(client, slug: str) -> MappingSet:
     mapping_set = (
@@ -172,7 +189,13 @@ class LivenessView(ProbeView):
         summary="Liveness: the process answers",
         description="Touches nothing else (no database), so a slow database never kills pods.",
         tags=["health"],
-        responses={200: schema.LivenessSerializer},
+        responses={
+            200: OpenApiResponse(
+                schema.LivenessSerializer,
+                description="The process is up",
+                examples=[OpenApiExample("Up", value={"status": "ok"})],
+            )
+        },
     )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
@@ -185,8 +208,16 @@ class ReadinessView(ProbeView):
         description="503 when the database (or a configured broker) is unreachable.",
         tags=["health"],
         responses={
-            200: schema.ReadinessSerializer,
-            503: OpenApiResponse(schema.ReadinessSerializer, description="Not ready"),
+            200: OpenApiResponse(
+                schema.ReadinessSerializer,
+                description="Ready to take traffic",
+                examples=[OpenApiExample("Ready", value=_READY_EXAMPLE)],
+            ),
+            503: OpenApiResponse(
+                schema.ReadinessSerializer,
+                description="A dependency is down; take this instance out of rotation",
+                examples=[OpenApiExample("Broker down", value=_NOT_READY_EXAMPLE)],
+            ),
         },
     )
     def get(self, request: Request) -> Response:
