@@ -31,6 +31,8 @@ if PRODUCTION:
     BRAZE_KEY_ENCRYPTION_KEYS = env.list("BRAZE_KEY_ENCRYPTION_KEYS")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
     DATABASES = {"default": env.db("DATABASE_URL")}
+    # Shared by every web process: rate limits and the replay guard of signed requests must be.
+    CACHES = {"default": env.cache_url("CACHE_URL")}
 else:
     _local = local_secrets.load_or_create(BASE_DIR / "var" / "local-secrets.json")
     SECRET_KEY = env.str("SECRET_KEY", default=_local["SECRET_KEY"])
@@ -41,6 +43,7 @@ else:
     DATABASES = {
         "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
     }
+    CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 if PRODUCTION and len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
@@ -56,11 +59,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "mappings",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "mappings.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,13 +121,43 @@ STORAGES = {
     },
 }
 
+# The public API: limits on what a client may send, and how often.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
+API_MAX_JSON_ITEMS = env.int("API_MAX_JSON_ITEMS", default=10_000)
+# Default per-client rate (an API client's own rate_limit overrides it), like 600/min.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+API_SIGNATURE_TOLERANCE_SECONDS = env.int("API_SIGNATURE_TOLERANCE_SECONDS", default=300)
+# Django's own cap on request.body must not be below ours (signed requests read it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["mappings.api.authentication.ApiClientTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mappings.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["mappings.api.throttling.ApiClientRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mappings.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+
+# OpenAPI (drf-spectacular): /api/schema/ and the docs page /api/docs/, whose Swagger UI assets
+# are served from this app (drf-spectacular-sidecar), never from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Braze conversation bridge API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mappings.api.schema.postprocess_schema",
+    ],
 }
 
 # Braze: how we talk to it.
@@ -144,6 +180,8 @@ LOGGING = {
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

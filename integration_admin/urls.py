@@ -1,8 +1,11 @@
-"""Top-level routes: the admin (configuration and audit log) and the versioned API."""
+"""Top-level routes: the admin, the versioned API, its OpenAPI schema and docs, and probes."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mappings.api.views import LivenessView, ReadinessView
 
 admin.site.site_header = "Braze conversation bridge"
 admin.site.site_title = "Braze bridge admin"
@@ -12,4 +15,14 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mappings.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", LivenessView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
 ]
+
+# Under /api/ these answer the API's JSON error shape; elsewhere Django's usual pages.
+handler400 = "mappings.api.errors.handler400"
+handler403 = "mappings.api.errors.handler403"
+handler404 = "mappings.api.errors.handler404"
+handler500 = "mappings.api.errors.handler500"

@@ -126,17 +126,24 @@ class MappingSetAdmin(admin.ModelAdmin):
 class ApiClientForm(forms.ModelForm):
     class Meta:
         model = ApiClient
-        fields = ["name", "is_active", "mapping_sets"]
+        fields = ["name", "is_active", "expires_at", "rate_limit", "mapping_sets"]
 
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     form = ApiClientForm
-    list_display = ["name", "token_hint", "is_active", "last_used_at", "created_at"]
+    list_display = [
+        "name", "token_hint", "is_active", "expires_at", "signs_requests", "rate_limit",
+        "last_used_at", "created_at",
+    ]  # fmt: skip
     list_filter = ["is_active"]
     filter_horizontal = ["mapping_sets"]
-    readonly_fields = ["token_hint", "last_used_at", "created_at"]
-    actions = ["issue_new_token"]
+    readonly_fields = ["token_hint", "signs_requests", "last_used_at", "created_at"]
+    actions = ["issue_new_token", "issue_signing_secret", "disable_signing"]
+
+    @admin.display(description="Signs requests", boolean=True)
+    def signs_requests(self, client: ApiClient) -> bool:
+        return client.signs_requests
 
     def save_model(self, request, client: ApiClient, form, change: bool) -> None:
         if not change:
@@ -155,9 +162,31 @@ class ApiClientAdmin(admin.ModelAdmin):
             issued.append((client, token))
         return self._token_page(request, issued)
 
+    @admin.action(description="Require signed requests: issue a new signing secret")
+    def issue_signing_secret(self, request, queryset):
+        issued = []
+        for client in queryset:
+            secret = client.issue_signing_secret()
+            client.save(update_fields=["signing_secret_ciphertext", "updated_at"])
+            issued.append((client, secret))
+        return self._secret_page(request, issued, "signing_secret_issued.html", "Signing secret")
+
+    @admin.action(description="Stop requiring signed requests")
+    def disable_signing(self, request, queryset) -> None:
+        for client in queryset:
+            client.disable_signing()
+            client.save(update_fields=["signing_secret_ciphertext", "updated_at"])
+        self.message_user(request, f"Signing no longer required for {len(queryset)} client(s).")
+
     def _token_page(self, request, issued: list[tuple[ApiClient, str]]) -> TemplateResponse:
-        context = {**self.admin_site.each_context(request), "issued": issued, "title": "API token"}
-        response = TemplateResponse(request, "admin/mappings/apiclient/token_issued.html", context)
+        return self._secret_page(request, issued, "token_issued.html", "API token")
+
+    def _secret_page(
+        self, request, issued: list[tuple[ApiClient, str]], template: str, title: str
+    ) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "issued": issued, "title": title}
+        response = TemplateResponse(request, f"admin/mappings/apiclient/{template}", context)
+        # Shown once: no browser or proxy may keep a copy.
         response["Cache-Control"] = "no-store"
         return response
 

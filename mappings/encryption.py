@@ -1,4 +1,4 @@
-"""Encryption at rest for Braze API keys.
+"""Encryption at rest for Braze API keys and API-client signing secrets.
 
 Fernet (AES-128-CBC + HMAC-SHA256) through ``MultiFernet``: the first key in
 ``BRAZE_KEY_ENCRYPTION_KEYS`` encrypts, every key decrypts, so keys can be rotated by putting a

@@ -3,12 +3,20 @@
 import json
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from mappings.fake_braze import FakeBraze
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters and seen signatures must not leak from one test into the next."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +86,16 @@ class IngestCaller:
         self.client = APIClient()
         self.token = token
 
-    def post(self, slug: str, body, *, token: str | None = None, content_type="application/json"):
+    def post(
+        self, slug: str, body, *, token: str | None = None, content_type="application/json",
+        headers: dict[str, str] | None = None,
+    ):  # fmt: skip
         raw = body if isinstance(body, str | bytes) else json.dumps(body)
-        headers = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
+        auth = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
         return self.client.generic(
-            "POST", f"/api/v1/ingest/{slug}/", raw, content_type=content_type, headers=headers
-        )
+            "POST", f"/api/v1/ingest/{slug}/", raw, content_type=content_type,
+            headers={**auth, **(headers or {})},
+        )  # fmt: skip
 
 
 @pytest.fixture

@@ -84,3 +84,12 @@ def test_it_survives_any_json_document_shape():
     for document in [None, [], "text", 42, {"user": None}, {"user": []}, {"user": {"id": None}}]:
         result = build_payload(SPEC, document)
         assert not result.ok
+
+
+def test_an_identifier_longer_than_brazes_987_bytes_is_a_problem_not_a_payload():
+    result = build_payload(SPEC, {"user": {"id": "é" * 494, "email": "a@example.com"}})
+
+    assert not result.ok
+    assert result.external_id is None
+    assert [(p.source_path, p.code) for p in result.problems] == [("user.id", "invalid")]
+    assert build_payload(SPEC, {"user": {"id": "é" * 493, "email": "a@x.io"}}).ok

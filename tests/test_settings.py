@@ -12,6 +12,7 @@ PRODUCTION_ENV = {
     "BRAZE_KEY_ENCRYPTION_KEYS": "Mj6s0x5pQ5a3r4dVdJ5mR2Y3cTn6v9Qy8wZ1b4e7h0k=",
     "ALLOWED_HOSTS": "bridge.example.com",
     "DATABASE_URL": "sqlite:////tmp/bridge-settings-test.sqlite3",
+    "CACHE_URL": "redis://127.0.0.1:6379/6",
 }
 
 
@@ -29,7 +30,8 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_production_mode_refuses_to_start_without_secrets():
-    for missing in ["SECRET_KEY", "BRAZE_KEY_ENCRYPTION_KEYS", "ALLOWED_HOSTS", "DATABASE_URL"]:
+    required = ["SECRET_KEY", "BRAZE_KEY_ENCRYPTION_KEYS", "ALLOWED_HOSTS", "DATABASE_URL"]
+    for missing in [*required, "CACHE_URL"]:
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
         result = _manage("check", env=env)
         assert result.returncode != 0, missing

@@ -1,12 +1,15 @@
 """Bearer-token authentication for conversation platforms (``Authorization: Bearer <token>``).
 
 Tokens are looked up by their SHA-256 hash: the plaintext is never stored, and the lookup by a
-hash of a high-entropy token leaks nothing useful through timing.
+hash of a high-entropy token leaks nothing useful through timing. A client with a signing secret
+must also sign each request (mappings/api/signing.py), checked before the body is parsed.
 """
 
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication
 
+from mappings.api import signing
+from mappings.api.errors import ApiAuthenticationFailed
 from mappings.models import ApiClient
 from mappings.models.config import hash_token
 
@@ -19,17 +22,23 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
         if not parts or parts[0].lower() != self.keyword.encode():
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Malformed Authorization header: use 'Bearer <token>'"
+            raise ApiAuthenticationFailed(
+                "invalid_token", "Malformed Authorization header: use 'Bearer <token>'"
             )
-        client = self._client_for(parts[1].decode("latin-1"))
-        ApiClient.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        client = self._client_for(parts[1].decode("latin-1"), now)
+        if client.signs_requests:
+            # The raw bytes, as signed; Django keeps them for the parser to read afterwards.
+            signing.verify(client.pk, client.signing_secret(), request.headers, request.body)
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
         return client, None
 
-    def _client_for(self, token: str) -> ApiClient:
+    def _client_for(self, token: str, now) -> ApiClient:
         client = ApiClient.objects.filter(token_hash=hash_token(token)).first()
         if client is None or not client.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API token")
+            raise ApiAuthenticationFailed("invalid_token", "Invalid or revoked API token")
+        if client.is_expired(now):
+            raise ApiAuthenticationFailed("token_expired", "This API token has expired")
         return client
 
     def authenticate_header(self, request) -> str:

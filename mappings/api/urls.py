@@ -1,3 +1,5 @@
+"""Versioned API routes; each view documents itself with extend_schema (see api/schema.py)."""
+
 from django.urls import path
 
 from mappings.api.views import IngestView

@@ -163,6 +163,12 @@ class FieldMapping(TimestampedModel):
 
 
 TOKEN_PREFIX = "bzb_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
+SIGNING_SECRET_PREFIX = "bzs_"  # noqa: S105 - public prefix, as above
+
+rate_validator = RegexValidator(
+    r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$",
+    "Use a number of requests per period, like 600/min, 20/s or 10000/day",
+)
 
 
 def hash_token(token: str) -> str:
@@ -176,7 +182,17 @@ class ApiClient(TimestampedModel):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     token_hint = models.CharField(max_length=16, editable=False, help_text="First characters")
     mapping_sets = models.ManyToManyField(MappingSet, blank=True, related_name="api_clients")
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Untick to revoke the token")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The token stops working at this time; empty: never"
+    )
+    rate_limit = models.CharField(
+        max_length=20,
+        blank=True,
+        validators=[rate_validator],
+        help_text="Requests allowed, like 600/min; empty: the API_THROTTLE_RATE setting",
+    )
+    signing_secret_ciphertext = models.TextField(blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -194,6 +210,29 @@ class ApiClient(TimestampedModel):
         self.token_hash = hash_token(token)
         self.token_hint = token[: len(TOKEN_PREFIX) + 4]
         return token
+
+    def issue_signing_secret(self) -> str:
+        """Require HMAC-signed requests from now on; return the new shared secret (shown once).
+
+        Stored encrypted, not hashed: verifying a signature needs the secret itself.
+        """
+        secret = SIGNING_SECRET_PREFIX + secrets.token_urlsafe(32)
+        self.signing_secret_ciphertext = encryption.encrypt(secret)
+        return secret
+
+    def disable_signing(self) -> None:
+        self.signing_secret_ciphertext = ""
+
+    @property
+    def signs_requests(self) -> bool:
+        return bool(self.signing_secret_ciphertext)
+
+    def signing_secret(self) -> str:
+        """The plaintext shared secret, for verifying a signature only."""
+        return encryption.decrypt(self.signing_secret_ciphertext)
+
+    def is_expired(self, now) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def token_matches(self, token: str) -> bool:
         return hmac.compare_digest(self.token_hash, hash_token(token))

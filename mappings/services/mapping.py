@@ -10,6 +10,8 @@ from typing import Any
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _MISSING = object()
+# Braze refuses a longer external_id; refusing it here also keeps it storable in the audit log.
+MAX_EXTERNAL_ID_BYTES = 987
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,14 @@ def _identifier(spec: MappingSpec, conversation: Any, problems: list[Problem]) -
         problems.append(
             Problem(spec.identifier_path, "external_id", "must be a string or integer", "invalid")
         )
+        return None
+    if len(str(value).encode("utf-8", "surrogatepass")) > MAX_EXTERNAL_ID_BYTES:
+        problems.append(
+            Problem(
+                spec.identifier_path, "external_id",
+                f"longer than Braze's {MAX_EXTERNAL_ID_BYTES} bytes", "invalid",
+            )
+        )  # fmt: skip
         return None
     return str(value)
 

@@ -1,4 +1,5 @@
-"""Re-encrypt every stored Braze API key under the first key of BRAZE_KEY_ENCRYPTION_KEYS.
+"""Re-encrypt stored Braze API keys and API-client signing secrets under the first key of
+BRAZE_KEY_ENCRYPTION_KEYS.
 
 Rotation: put a new key first in BRAZE_KEY_ENCRYPTION_KEYS (keep the old one after it), run
 this command, then remove the old key.
@@ -8,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from mappings import encryption
-from mappings.models import BrazeCredential
+from mappings.models import ApiClient, BrazeCredential
 
 
 class Command(BaseCommand):
@@ -29,3 +30,14 @@ class Command(BaseCommand):
                 f"[{number}/{len(credentials)}] re-encrypted {credential.environment}"
             )
         self.stdout.write(self.style.SUCCESS(f"Rotated {len(credentials)} credential(s)."))
+        self._rotate_signing_secrets()
+
+    def _rotate_signing_secrets(self) -> None:
+        clients = list(ApiClient.objects.select_for_update().exclude(signing_secret_ciphertext=""))
+        for client in clients:
+            try:
+                ciphertext = encryption.rotate(client.signing_secret_ciphertext)
+            except encryption.SecretDecryptionError as error:
+                raise CommandError(f"API client {client}: {error}") from error
+            ApiClient.objects.filter(pk=client.pk).update(signing_secret_ciphertext=ciphertext)
+        self.stdout.write(self.style.SUCCESS(f"Rotated {len(clients)} signing secret(s)."))

@@ -1,0 +1,122 @@
+"""A JSON parser that holds against hostile bodies: bounded size, depth, item count and values.
+
+DRF's own ``JSONParser`` reads whatever arrives and leaves some values that later fail deep in
+the stack as a 500: ``NaN``/``Infinity`` and ``1e400`` (not valid JSON for PostgreSQL), strings
+holding NUL (refused by PostgreSQL ``jsonb``) or lone surrogates (not encodable as UTF-8), and
+nesting deep enough to exhaust Python's recursion. Each of these is a 400 here, with its own
+code, before anything is stored.
+"""
+
+import json
+import math
+from typing import Any
+
+from django.conf import settings
+from rest_framework.parsers import BaseParser
+
+from mappings.api.errors import ApiError
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def payload_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"The request body is larger than the limit of {limit} bytes",
+        {"limit_bytes": limit},
+    )
+
+
+def _read_bounded(stream, limit: int) -> bytes:
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise payload_too_large(limit)
+    return raw
+
+
+def decode_json(raw: bytes) -> Any:
+    """Parse UTF-8 JSON, turning every way it can fail into a 400 with a stable code."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(400, "malformed_json", "The request body is not valid UTF-8") from error
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as error:
+        raise _too_deep() from error
+    except ValueError as error:
+        message = f"The request body is not valid JSON: {error}"
+        raise ApiError(400, "malformed_json", message) from error
+
+
+def _too_deep() -> ApiError:
+    limit = settings.API_MAX_JSON_DEPTH
+    return ApiError(
+        400, "nesting_too_deep", f"JSON nested deeper than {limit} levels", {"max_depth": limit}
+    )
+
+
+def _bad_string(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_scalar(value: Any) -> None:
+    if isinstance(value, str) and _bad_string(value):
+        raise ApiError(
+            400,
+            "invalid_string",
+            "JSON strings must not contain NUL characters or unpaired surrogates",
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ApiError(400, "invalid_number", "JSON numbers must be finite")
+
+
+def check_shape(document: Any) -> None:
+    """Refuse documents too deep, too large in item count, or holding unstorable values.
+
+    Iterative (an explicit stack), so the check itself cannot exhaust recursion.
+    """
+    max_depth, max_items = settings.API_MAX_JSON_DEPTH, settings.API_MAX_JSON_ITEMS
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > max_items:
+            raise ApiError(
+                400, "body_too_complex", f"JSON with more than {max_items} values",
+                {"max_items": max_items},
+            )  # fmt: skip
+        if isinstance(value, dict):
+            if depth > max_depth:
+                raise _too_deep()
+            for key, item in value.items():
+                _check_scalar(key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth > max_depth:
+                raise _too_deep()
+            stack.extend((item, depth + 1) for item in value)
+        else:
+            _check_scalar(value)
+
+
+class BoundedJSONParser(BaseParser):
+    """``application/json`` with the limits above; reads at most API_MAX_BODY_BYTES + 1."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        raw = _read_bounded(stream, settings.API_MAX_BODY_BYTES)
+        document = decode_json(raw)
+        check_shape(document)
+        return document
