@@ -1,4 +1,4 @@
-"""Top-level routes: the admin (configuration and audit log) and the versioned API."""
+"""Top-level routes: the admin (configuration), the log pages and the versioned API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,6 +10,8 @@ admin.site.index_title = "Configuration and audit log"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before admin.site.urls, whose <app_label>/ pattern would otherwise swallow "logs/".
+    path("admin/logs/", include("mappings.log_pages.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mappings.api.urls")),
 ]
