@@ -5,9 +5,9 @@ import time
 import pytest
 from django.contrib.auth.models import Group
 
-from mappings.fake_braze.server import Fault
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY
+from tests.log_rows import for_user, logged_delivery
 from tests.test_browser_admin import browser  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,10 +40,9 @@ def log_in(browser, live_server, django_user_model):  # noqa: F811
 
 
 @pytest.fixture
-def one_failed_one_delivered(ingest, conversation, braze):
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-ok"}})
-    braze.add_fault(Fault(status=503))
-    ingest.post("support-bot", conversation)
+def one_failed_one_delivered(mapping_set, conversation, braze):
+    logged_delivery(mapping_set, for_user(conversation, "u-ok"), http_status=201)
+    logged_delivery(mapping_set, conversation, http_status=503)
 
 
 def _open_the_failed_delivery(page, live_server):

@@ -7,11 +7,11 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from mappings.fake_braze.server import Fault
 from mappings.models import Delivery, DeliveryAttempt, FieldMapping, MappingSet
 from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY
+from tests.log_rows import for_user, logged_delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,8 @@ def operator(client, django_user_model):
 
 
 @pytest.fixture
-def failed(ingest, conversation, braze) -> Delivery:
-    braze.add_fault(Fault(status=503))
-    ingest.post("support-bot", conversation)
-    return Delivery.objects.get(status=DeliveryStatus.FAILED)
+def failed(mapping_set, conversation, braze) -> Delivery:
+    return logged_delivery(mapping_set, conversation, http_status=503)
 
 
 def wait_for_attempts(delivery: Delivery, count: int) -> list[DeliveryAttempt]:
@@ -56,11 +54,10 @@ def wait_for_attempts(delivery: Delivery, count: int) -> list[DeliveryAttempt]:
 
 
 def test_the_delivery_list_shows_newest_first_and_filters_by_outcome(
-    operator, ingest, conversation, braze
+    operator, mapping_set, conversation
 ):
-    ingest.post("support-bot", conversation)
-    braze.add_fault(Fault(status=503))
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-7"}})
+    logged_delivery(mapping_set, conversation, http_status=201)
+    logged_delivery(mapping_set, for_user(conversation, "u-7"), http_status=503)
 
     everything = operator.get("/admin/logs/deliveries/").content.decode()
     failed_only = operator.get("/admin/logs/deliveries/?status=failed").content.decode()
@@ -71,10 +68,10 @@ def test_the_delivery_list_shows_newest_first_and_filters_by_outcome(
 
 
 def test_the_delivery_list_searches_by_user_delivery_id_and_idempotency_key(
-    operator, ingest, conversation
+    operator, mapping_set, conversation
 ):
-    ingest.post("support-bot", conversation)
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-7"}})
+    logged_delivery(mapping_set, conversation, http_status=201)
+    logged_delivery(mapping_set, for_user(conversation, "u-7"), http_status=201)
     first = Delivery.objects.get(external_id="u-42")
     Delivery.objects.filter(pk=first.pk).update(idempotency_key="idem-abc")
 
@@ -87,9 +84,13 @@ def test_the_delivery_list_searches_by_user_delivery_id_and_idempotency_key(
     assert "u-42" in by_key and "u-7" not in by_key
 
 
-def test_the_lists_filter_by_http_status_and_time_range(operator, failed, ingest, conversation):
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-9"}})
-    Delivery.objects.filter(external_id="u-9").update(created_at=timezone.now() - timedelta(days=3))
+def test_the_lists_filter_by_http_status_and_time_range(
+    operator, failed, mapping_set, conversation
+):
+    logged_delivery(
+        mapping_set, for_user(conversation, "u-9"), http_status=201,
+        created_at=timezone.now() - timedelta(days=3),
+    )  # fmt: skip
 
     calls_503 = operator.get("/admin/logs/calls/?response_status=503").content.decode()
     deliveries_503 = operator.get("/admin/logs/deliveries/?http_status=503").content.decode()
@@ -129,35 +130,36 @@ def test_the_list_pages_through_every_row_once_without_counting(
 
 
 def test_the_detail_page_shows_bodies_and_brazes_error_against_its_record(
-    operator, ingest, conversation, braze
+    operator, mapping_set, conversation
 ):
-    braze.add_fault(Fault(reject_indexes={"attributes": [0]}))
-    ingest.post("support-bot", conversation)
-    delivery = Delivery.objects.get()
+    partial = '{"message": "success", "errors": [{"type": "blocked", "input_array": "attributes", "index": 0}]}'  # noqa: E501
+    delivery = logged_delivery(mapping_set, conversation, http_status=201, response_body=partial)
 
     page = operator.get(f"/admin/logs/deliveries/{delivery.pk}/").content.decode()
 
     assert "Received conversation JSON" in page
     assert "Mapped Braze body" in page
     assert "<code>attributes[0]</code>" in page
+    assert "<td>blocked</td>" in page
     assert "zoe@example.com" in page  # not sensitive: shown
     assert f"v{delivery.mapping_version}" in page
     assert BRAZE_KEY not in page
 
 
 def test_sensitive_values_are_masked_on_pages_and_in_csv_but_sent_in_full(
-    operator, mapping_set, ingest, conversation, braze
+    operator, mapping_set, failed, braze
 ):
     FieldMapping.objects.filter(mapping_set=mapping_set, target_attribute="email").update(
         is_sensitive=True
     )
-    ingest.post("support-bot", conversation)
-    delivery = Delivery.objects.get()
+    operator.post(f"/admin/logs/deliveries/{failed.pk}/replay/")
+    wait_for_attempts(failed, 2)
+    delivery = failed
 
     detail = operator.get(f"/admin/logs/deliveries/{delivery.pk}/").content.decode()
     deliveries_csv = b"".join(operator.get("/admin/logs/deliveries.csv").streaming_content)
     calls_csv = b"".join(operator.get("/admin/logs/calls.csv").streaming_content)
-    attempt = delivery.attempts.get()
+    attempt = delivery.attempts.order_by("attempt_number").last()
     admin_page = operator.get(f"/admin/mappings/deliveryattempt/{attempt.pk}/change/")
 
     assert braze.accepted_objects("attributes")[0]["email"] == "zoe@example.com"
@@ -179,12 +181,10 @@ def test_an_admin_replays_a_failed_delivery_as_a_new_attempt_under_their_name(op
 
 
 def test_a_bulk_replay_resends_the_failed_deliveries_of_the_filtered_view(
-    operator, ingest, conversation, braze
+    operator, failed, mapping_set, conversation, braze
 ):
-    braze.add_fault(Fault(status=503, times=2))
-    ingest.post("support-bot", conversation)
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-7"}})
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-8"}})
+    logged_delivery(mapping_set, for_user(conversation, "u-7"), http_status=503)
+    logged_delivery(mapping_set, for_user(conversation, "u-8"), http_status=201)
 
     confirm = operator.get("/admin/logs/deliveries/replay/?q=u-7").content.decode()
     operator.post("/admin/logs/deliveries/replay/?q=u-7")
@@ -242,9 +242,9 @@ def test_log_pages_are_for_staff_only(client, django_user_model, failed):
 
 
 def test_the_dashboard_shows_volumes_queue_errors_and_recent_failures(
-    operator, failed, ingest, conversation, mapping_set
+    operator, failed, conversation, mapping_set
 ):
-    ingest.post("support-bot", {**conversation, "user": {**conversation["user"], "id": "u-7"}})
+    logged_delivery(mapping_set, for_user(conversation, "u-7"), http_status=201)
     Delivery.objects.create(
         mapping_set=mapping_set, environment=mapping_set.environment, received_payload={},
         status=DeliveryStatus.PENDING,
