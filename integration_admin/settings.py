@@ -52,6 +52,8 @@ DEBUG = env.bool("DEBUG", default=False)
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
 
 INSTALLED_APPS = [
+    # First, so its templates (admin/base_site.html with the log-page links) win over admin's.
+    "mappings",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,7 +63,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "mappings",
+    "django_filters",
+    "simple_history",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Records the logged-in user on every configuration change (django-simple-history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -168,6 +173,16 @@ BRAZE_ALLOW_LOOPBACK_ENDPOINTS = env.bool("BRAZE_ALLOW_LOOPBACK_ENDPOINTS", defa
 
 # Audit log: how much of a Braze answer we keep per call.
 AUDIT_RESPONSE_MAX_CHARS = env.int("AUDIT_RESPONSE_MAX_CHARS", default=10_000)
+
+# Delivery log: how long `manage.py purge_logs --use-retention-setting` keeps finished rows.
+DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
+# Log pages: rows per page, most rows one CSV export streams, most deliveries one bulk replay sends.
+LOG_PAGE_SIZE = env.int("LOG_PAGE_SIZE", default=50)
+LOG_EXPORT_MAX_ROWS = env.int("LOG_EXPORT_MAX_ROWS", default=100_000)
+LOG_BULK_REPLAY_MAX = env.int("LOG_BULK_REPLAY_MAX", default=500)
+
+# Configuration history: reverting from history could resurrect a retired mapping silently.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 LOGGING = {
     "version": 1,

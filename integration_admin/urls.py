@@ -1,4 +1,5 @@
-"""Top-level routes: the admin, the versioned API, its OpenAPI schema and docs, and probes."""
+"""Top-level routes: the admin, the log pages, the versioned API, its OpenAPI schema and docs, and
+probes."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,6 +14,8 @@ admin.site.index_title = "Configuration and audit log"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before admin.site.urls, whose <app_label>/ pattern would otherwise swallow "logs/".
+    path("admin/logs/", include("mappings.log_pages.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mappings.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

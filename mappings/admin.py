@@ -1,4 +1,4 @@
-"""Admin pages: configuration (editable) and the audit log (read-only)."""
+"""Admin pages: configuration (editable, with history) and the audit log (read-only, masked)."""
 
 from django import forms
 from django.contrib import admin
@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from mappings import braze_endpoints
 from mappings.admin_widgets import DatalistInput, SecretInput, pretty_json
@@ -18,6 +19,7 @@ from mappings.models import (
     FieldMapping,
     MappingSet,
 )
+from mappings.services import redaction
 
 
 class EnvironmentForm(forms.ModelForm):
@@ -34,7 +36,7 @@ class EnvironmentForm(forms.ModelForm):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(admin.ModelAdmin):
+class EnvironmentAdmin(SimpleHistoryAdmin):
     form = EnvironmentForm
     list_display = ["name", "rest_endpoint", "api_key", "updated_at"]
     list_select_related = ["credential"]
@@ -72,13 +74,17 @@ class BrazeCredentialForm(forms.ModelForm):
 
 
 @admin.register(BrazeCredential)
-class BrazeCredentialAdmin(admin.ModelAdmin):
+class BrazeCredentialAdmin(SimpleHistoryAdmin):
     form = BrazeCredentialForm
     list_display = ["environment", "masked_key", "updated_at"]
     list_select_related = ["environment"]
     readonly_fields = ["masked_key", "updated_at"]
 
     def get_fields(self, request, obj=None) -> list[str]:
+        if obj and not self.has_change_permission(request, obj):
+            # A read-only page renders each field's value, and "api_key" would resolve to the
+            # model's api_key() method: the decrypted key. View-only users get the mask only.
+            return ["environment", "masked_key", "updated_at"]
         return ["environment", "api_key", *(["masked_key", "updated_at"] if obj else [])]
 
     @admin.display(description="Current key")
@@ -93,7 +99,7 @@ class FieldMappingInline(admin.TabularInline):
 
 
 @admin.register(MappingSet)
-class MappingSetAdmin(admin.ModelAdmin):
+class MappingSetAdmin(SimpleHistoryAdmin):
     inlines = [FieldMappingInline]
     list_display = ["slug", "name", "environment", "is_active", "row_count", "ingest_url"]
     list_filter = ["is_active", "environment"]
@@ -130,7 +136,7 @@ class ApiClientForm(forms.ModelForm):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(SimpleHistoryAdmin):
     form = ApiClientForm
     list_display = [
         "name", "token_hint", "is_active", "expires_at", "signs_requests", "rate_limit",
@@ -153,7 +159,10 @@ class ApiClientAdmin(admin.ModelAdmin):
     def response_add(self, request, client: ApiClient, post_url_continue=None):
         return self._token_page(request, [(client, request._issued_token)])
 
-    @admin.action(description="Issue a new token (the old one stops working)")
+    # Only for those who may change clients: auditors see the list but must not rotate tokens.
+    @admin.action(
+        description="Issue a new token (the old one stops working)", permissions=["change"]
+    )
     def issue_new_token(self, request, queryset):
         issued = []
         for client in queryset:
@@ -162,7 +171,9 @@ class ApiClientAdmin(admin.ModelAdmin):
             issued.append((client, token))
         return self._token_page(request, issued)
 
-    @admin.action(description="Require signed requests: issue a new signing secret")
+    @admin.action(
+        description="Require signed requests: issue a new signing secret", permissions=["change"]
+    )
     def issue_signing_secret(self, request, queryset):
         issued = []
         for client in queryset:
@@ -171,7 +182,7 @@ class ApiClientAdmin(admin.ModelAdmin):
             issued.append((client, secret))
         return self._secret_page(request, issued, "signing_secret_issued.html", "Signing secret")
 
-    @admin.action(description="Stop requiring signed requests")
+    @admin.action(description="Stop requiring signed requests", permissions=["change"])
     def disable_signing(self, request, queryset) -> None:
         for client in queryset:
             client.disable_signing()
@@ -192,7 +203,13 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit rows are evidence: viewable by staff with view permission, never edited."""
+    """Audit rows are evidence: viewable by staff with view permission, never edited.
+
+    The log pages (/admin/logs/) are the fast, filtered view; these stay for raw inspection and
+    skip the full-table count Django's changelist would otherwise run for its total.
+    """
+
+    show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -237,8 +254,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     inlines = [DeliveryAttemptInline]
     fields = [
-        "id", "created_at", "mapping_set", "environment", "api_client", "external_id", "status",
-        "reason", "problems_pretty", "received_pretty", "braze_pretty",
+        "id", "log_page", "created_at", "mapping_set", "environment", "api_client", "external_id",
+        "status", "mapping_version", "reason", "problems_pretty", "received_pretty", "braze_pretty",
     ]  # fmt: skip
     readonly_fields = fields
 
@@ -252,11 +269,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Received conversation")
     def received_pretty(self, delivery: Delivery) -> str:
-        return pretty_json(delivery.received_payload)
+        sensitivity = redaction.sensitivity_for(delivery.mapping_set_id)
+        return pretty_json(redaction.mask_conversation(delivery.received_payload, sensitivity))
 
     @admin.display(description="Mapped Braze body")
     def braze_pretty(self, delivery: Delivery) -> str:
-        return pretty_json(delivery.braze_payload)
+        sensitivity = redaction.sensitivity_for(delivery.mapping_set_id)
+        return pretty_json(redaction.mask_braze_body(delivery.braze_payload, sensitivity))
+
+    @admin.display(description="Log page")
+    def log_page(self, delivery: Delivery) -> str:
+        url = reverse("logs:delivery", args=[delivery.pk])
+        return format_html('<a href="{}">Open in the request log (attempts, replay)</a>', url)
 
 
 @admin.register(DeliveryAttempt)
@@ -282,8 +306,11 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Request body sent")
     def request_pretty(self, attempt: DeliveryAttempt) -> str:
-        return pretty_json(attempt.request_body)
+        sensitivity = redaction.sensitivity_for(attempt.mapping_set_id)
+        return pretty_json(redaction.mask_braze_body(attempt.request_body, sensitivity))
 
     @admin.display(description="Braze response body")
     def response_pretty(self, attempt: DeliveryAttempt) -> str:
-        return pretty_json(attempt.response_body)
+        sensitivity = redaction.sensitivity_for(attempt.mapping_set_id)
+        values = redaction.sensitive_values(attempt.request_body, sensitivity)
+        return pretty_json(redaction.mask_text(attempt.response_body, values))

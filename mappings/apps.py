@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_roles(sender, using: str = "default", **kwargs) -> None:
+    from mappings.roles import ensure_roles
+
+    ensure_roles(sender, using=using)
 
 
 class MappingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "mappings"
     verbose_name = "Braze integration"
+
+    def ready(self) -> None:
+        post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="mappings-roles")

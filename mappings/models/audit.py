@@ -65,6 +65,24 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
+        permissions = [("replay_delivery", "Can replay a failed or dead delivery")]
+        # The log pages read newest first, keyset-paginated on (created_at, id), optionally
+        # narrowed by one of these columns: each index serves one such view without a scan.
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="delivery_newest_idx"),
+            models.Index(
+                fields=["environment", "-created_at", "-id"], name="delivery_env_newest_idx"
+            ),
+            models.Index(
+                fields=["mapping_set", "-created_at", "-id"], name="delivery_set_newest_idx"
+            ),
+            models.Index(
+                fields=["api_client", "-created_at", "-id"], name="delivery_client_newest_idx"
+            ),
+            models.Index(
+                fields=["status", "-created_at", "-id"], name="delivery_status_newest_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.mapping_set.slug} {self.external_id or '?'} {self.status}"
@@ -99,6 +117,21 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "Braze call"
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="attempt_newest_idx"),
+            models.Index(
+                fields=["environment", "-created_at", "-id"], name="attempt_env_newest_idx"
+            ),
+            models.Index(
+                fields=["mapping_set", "-created_at", "-id"], name="attempt_set_newest_idx"
+            ),
+            models.Index(
+                fields=["outcome", "-created_at", "-id"], name="attempt_outcome_newest_idx"
+            ),
+            models.Index(
+                fields=["response_status", "-created_at", "-id"], name="attempt_status_newest_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["delivery", "attempt_number"], name="unique_attempt_number_per_delivery"

@@ -6,6 +6,7 @@ import secrets
 
 from django.core.validators import RegexValidator
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from mappings import braze_endpoints, encryption
 from mappings.services.mapping import MappingSpec, RowSpec
@@ -35,6 +36,7 @@ class Environment(TimestampedModel):
         validators=[braze_endpoints.validate_rest_endpoint],
         help_text="Your instance's REST host, e.g. https://rest.iad-01.braze.com",
     )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -59,6 +61,8 @@ class BrazeCredential(TimestampedModel):
     )
     api_key_ciphertext = models.TextField(editable=False)
     api_key_last4 = models.CharField(max_length=4, editable=False)
+    # The ciphertext stays out of the history table: only "the key changed" (last 4) is kept.
+    history = HistoricalRecords(excluded_fields=["api_key_ciphertext"])
 
     def __str__(self) -> str:
         return f"{self.environment} key {self.masked_key}"
@@ -99,6 +103,7 @@ class MappingSet(TimestampedModel):
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Goes up on every change to the set or its rows"
     )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["slug"]
@@ -149,6 +154,7 @@ class FieldMapping(TimestampedModel):
         default=False,
         help_text="Mask this attribute's value in log pages and exports (Braze still gets it)",
     )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["position", "id"]
@@ -194,6 +200,10 @@ class ApiClient(TimestampedModel):
     )
     signing_secret_ciphertext = models.TextField(blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # last_used_at changes on every request: history would be noise, and the hash is a secret.
+    history = HistoricalRecords(
+        excluded_fields=["token_hash", "last_used_at", "signing_secret_ciphertext"]
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,0 +1,362 @@
+"""Log list pages on 1,000,000 deliveries (+ their Braze calls) in PostgreSQL: server time.
+
+    .venv/bin/python -m bench.log_pages                 # 1,000,000 rows, 7 rounds
+    .venv/bin/python -m bench.log_pages --rows 5000     # smoke size
+
+BENCH_DATABASE_URL picks the database (default postgres://postgres@127.0.0.1:5432/bridge_bench);
+it is created, migrated and filled with generate_series on the first run and reused after.
+Each page is requested in-process through Django's test client (middleware, view, queries and
+template: the server's whole share), alternating with the baseline, Django's stock admin
+changelist on the same rows (which counts the table for its paginator). Medians of the rounds.
+The results replace this benchmark's section of docs/benchmarks.md.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bridge_bench"
+MARK_START, MARK_END = "<!-- bench:log_pages:start -->", "<!-- bench:log_pages:end -->"
+GOAL_MS = 300
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+# One statement per batch: the deliveries and, from what they return, their Braze calls.
+FILL = """
+WITH new AS (
+INSERT INTO mappings_delivery (id, created_at, updated_at, mapping_set_id, environment_id,
+    api_client_id, external_id, idempotency_key, mapping_version, status, reason,
+    received_payload, braze_payload, problems)
+SELECT gen_random_uuid(), t, t, s.id, s.environment_id, c.id, 'user-' || (i %% 250000),
+    CASE WHEN i %% 3 = 0 THEN 'idem-' || i ELSE '' END, 1,
+    st.status,
+    CASE st.status WHEN 'failed' THEN 'Braze answered 503: Service Unavailable'
+                   WHEN 'dead' THEN 'Braze answered 401: Invalid API key'
+                   WHEN 'rejected' THEN 'user.profile.email: required field is missing'
+                   ELSE '' END,
+    jsonb_build_object('user', jsonb_build_object('id', 'user-' || (i %% 250000), 'profile',
+        jsonb_build_object('email', 'zoë.' || i || '@example.com', 'first_name', 'Zoë',
+                           'phone', '+351 912 ' || lpad((i %% 1000000)::text, 6, '0'))),
+        'answers', jsonb_build_object('city', 'Lisboa', 'plan', 'premium',
+                   'callback', '2026-03-0' || (1 + i %% 9) || ' 14:30')),
+    CASE WHEN st.status = 'rejected' THEN NULL ELSE jsonb_build_object('attributes',
+        jsonb_build_array(jsonb_build_object('external_id', 'user-' || (i %% 250000),
+        'email', 'zoë.' || i || '@example.com', 'first_name', 'Zoë', 'home_city', 'Lisboa')))
+    END,
+    '[]'::jsonb
+FROM generate_series(%(first)s, %(last)s) AS i
+CROSS JOIN LATERAL (SELECT %(base)s - (i * interval '2.6 seconds') AS t) AS times
+JOIN (SELECT id, environment_id, row_number() OVER (ORDER BY id) - 1 AS n
+      FROM mappings_mappingset WHERE slug LIKE 'bench-%%') AS s ON s.n = i %% 6
+JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n
+      FROM mappings_apiclient WHERE name LIKE 'bench-%%') AS c ON c.n = i %% 3
+CROSS JOIN LATERAL (SELECT CASE WHEN i %% 1000 < 900 THEN 'delivered'
+    WHEN i %% 1000 < 960 THEN 'failed' WHEN i %% 1000 < 980 THEN 'dead'
+    WHEN i %% 1000 < 990 THEN 'rejected' WHEN i %% 1000 < 995 THEN 'retrying'
+    ELSE 'pending' END AS status) AS st
+RETURNING id, created_at, environment_id, mapping_set_id, status, reason, braze_payload
+)
+INSERT INTO mappings_deliveryattempt (delivery_id, attempt_number, created_at, environment_id,
+    mapping_set_id, url, request_body, response_status, response_body, duration_ms, outcome,
+    error, triggered_by_id)
+SELECT d.id, 1, d.created_at, d.environment_id, d.mapping_set_id,
+    'https://rest.iad-01.braze.com/users/track', d.braze_payload,
+    CASE d.status WHEN 'delivered' THEN 201 WHEN 'failed' THEN 503 WHEN 'dead' THEN 401
+                  ELSE NULL END,
+    CASE d.status WHEN 'delivered' THEN '{"message":"success","attributes_processed":1}'
+                  WHEN 'failed' THEN 'Service Unavailable' ELSE '' END,
+    40 + (abs(hashtext(d.id::text)) %% 200),
+    CASE d.status WHEN 'delivered' THEN 'success' WHEN 'failed' THEN 'failed'
+                  WHEN 'dead' THEN 'failed' ELSE 'pending' END,
+    CASE WHEN d.status IN ('failed', 'dead') THEN d.reason ELSE '' END, NULL
+FROM new AS d
+WHERE d.status <> 'rejected'
+"""
+
+
+def _configuration():
+    from mappings.models import ApiClient, Environment, MappingSet
+
+    environments = [
+        Environment.objects.get_or_create(
+            name=f"bench-{name}", defaults={"rest_endpoint": "https://rest.iad-01.braze.com"}
+        )[0]
+        for name in ("sandbox", "prod")
+    ]
+    for number in range(6):
+        MappingSet.objects.get_or_create(
+            slug=f"bench-bot-{number}",
+            defaults={
+                "name": f"Bench bot {number}",
+                "environment": environments[number % 2],
+                "identifier_source_path": "user.id",
+            },
+        )
+    for number in range(3):
+        client = ApiClient(name=f"bench-client-{number}")
+        if not ApiClient.objects.filter(name=client.name).exists():
+            client.issue_token()
+            client.save()
+
+
+def _fill(rows: int) -> tuple[int, float]:
+    """Make sure ``rows`` bench deliveries exist; returns (count, seconds spent filling)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from mappings.models import Delivery
+
+    _configuration()
+    have = Delivery.objects.filter(mapping_set__slug__startswith="bench-").count()
+    if have >= rows:
+        return have, 0.0
+    started = time.monotonic()
+    step = 100_000
+    base = timezone.now()
+    with connection.cursor() as cursor:
+        for first in range(have, rows, step):
+            last = min(first + step, rows) - 1
+            cursor.execute(FILL, {"first": first, "last": last, "base": base})
+            print(f"  filled {last + 1:,} / {rows:,} deliveries", flush=True)
+        cursor.execute("ANALYZE mappings_delivery")
+        cursor.execute("ANALYZE mappings_deliveryattempt")
+    return rows, time.monotonic() - started
+
+
+def _pages() -> list[tuple[str, str, str]]:
+    """(name, log page URL, baseline admin URL) pairs measured side by side."""
+    from django.utils import timezone
+
+    from mappings.models import ApiClient, Delivery, Environment, MappingSet
+    from mappings.services.log_queries import Cursor
+
+    prod = Environment.objects.get(name="bench-prod").pk
+    bot = MappingSet.objects.get(slug="bench-bot-1").pk
+    # The fill gives bot n its rows from client n % 3 only: client 1 matches, client 2 never.
+    client, stranger = (ApiClient.objects.get(name=f"bench-client-{n}").pk for n in (1, 2))
+    week = (timezone.now() - timezone.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    deep = Cursor.of(Delivery.objects.order_by("-created_at", "-pk")[9_999]).encode()
+    return [
+        ("deliveries, default", "/admin/logs/deliveries/", "/admin/mappings/delivery/"),
+        (
+            "deliveries, env + failed + last 7 days",
+            f"/admin/logs/deliveries/?environment={prod}&status=failed&since={week}",
+            f"/admin/mappings/delivery/?environment__id__exact={prod}&status__exact=failed",
+        ),
+        (
+            "deliveries, mapping set + failed",
+            f"/admin/logs/deliveries/?mapping_set={bot}&status=failed",
+            f"/admin/mappings/delivery/?mapping_set__id__exact={bot}&status__exact=failed",
+        ),
+        (
+            "deliveries, mapping set + API client",
+            f"/admin/logs/deliveries/?mapping_set={bot}&api_client={client}",
+            f"/admin/mappings/delivery/?mapping_set__id__exact={bot}",
+        ),
+        (
+            "deliveries, search user id",
+            "/admin/logs/deliveries/?q=user-123456",
+            "/admin/mappings/delivery/?q=user-123456",
+        ),
+        (
+            "deliveries, page 201 (rows 10,001-10,050)",
+            f"/admin/logs/deliveries/?older={deep}",
+            "/admin/mappings/delivery/?p=200",
+        ),
+        ("Braze calls, default", "/admin/logs/calls/", "/admin/mappings/deliveryattempt/"),
+        (
+            "Braze calls, HTTP 401",
+            "/admin/logs/calls/?response_status=401",
+            "/admin/mappings/deliveryattempt/?response_status=401",
+        ),
+        (
+            "worst case: two filters that never match together",
+            f"/admin/logs/deliveries/?mapping_set={bot}&api_client={stranger}",
+            f"/admin/mappings/delivery/?mapping_set__id__exact={bot}",
+        ),
+    ]
+
+
+def _time_ms(client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{url} answered {response.status_code}")
+    return elapsed
+
+
+def _measure(rounds: int) -> list[tuple[str, float, float]]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user_model = get_user_model()
+    user = user_model.objects.filter(
+        username="bench"
+    ).first() or user_model.objects.create_superuser("bench", "bench@example.com", None)
+    client = Client()
+    client.force_login(user)
+    results = []
+    for name, page, baseline in _pages():
+        for url in (page, baseline):  # warm-up: caches, plans, template loading
+            _time_ms(client, url)
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(_time_ms(client, page))
+            theirs.append(_time_ms(client, baseline))
+        results.append((name, statistics.median(ours), statistics.median(theirs)))
+        print(f"  {name}: {results[-1][1]:.1f} ms (admin {results[-1][2]:.1f} ms)", flush=True)
+    return results
+
+
+def _plans() -> list[str]:
+    """The top of PostgreSQL's plan for the default and filtered list queries."""
+    from django.db import connection
+
+    from mappings.models import Delivery, Environment
+    from mappings.models.audit import DeliveryStatus
+
+    prod = Environment.objects.get(name="bench-prod")
+    queries = {
+        "default": Delivery.objects.order_by("-created_at", "-pk")[:51],
+        "env + failed": Delivery.objects.filter(
+            environment=prod, status=DeliveryStatus.FAILED
+        ).order_by("-created_at", "-pk")[:51],
+    }
+    found = []
+    for name, queryset in queries.items():
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}", params)
+            lines = [row[0].strip() for row in cursor.fetchall()]
+        found.append(f"{name}: {' / '.join(line for line in lines[:3])}")
+    return found
+
+
+def _versions() -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    return {
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "nproc": str(len(os.sched_getaffinity(0))),
+    }
+
+
+LIMITS = " ".join(
+    [
+        "What limits it: the log pages read 51 rows through a (filter, created_at, id) index and",
+        "never count, so their time is mostly Python (rendering 50 rows) and stays flat as the",
+        "table grows; a deep page costs the same as the first (keyset cursor, no OFFSET). The",
+        "stock admin changelist counts the matching rows for its paginator (the whole table on",
+        "the default view) and pages with OFFSET, both linear in the log's size. Filters that",
+        "match few rows walk their index until 51 rows are found. The worst case is a",
+        "combination of filters that matches nothing (last row): PostgreSQL walks one filter's",
+        "index to its end (here 1/6 of the table), so it grows with that filter's share of the",
+        "log; narrow the time range, or add a composite index for a combination used daily.",
+        "Shared 2-core machine: figures vary by about ±20% between runs.",
+    ]
+)
+
+
+def _report(rows: int, fill_seconds: float, rounds: int, results, plans) -> str:
+    info = _versions()
+    filled = (
+        f"fill took {fill_seconds:.0f} s" if fill_seconds else "data reused from a previous run"
+    )
+    lines = [
+        MARK_START,
+        "## Log list pages on a large log (`python -m bench.log_pages`)",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · nproc {info['nproc']} · Python "
+        f"{info['python']} · PostgreSQL {info['postgres']} · {rows:,} deliveries and their "
+        f"Braze calls (~{rows * 99 // 100:,}) · median of {rounds} rounds, in-process server "
+        f"time (middleware, view, SQL, template) · {filled}.",
+        "",
+        "| page | log page (ms) | stock admin changelist (ms) | admin / log page | goal < 300 ms |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, ours, theirs in results:
+        verdict = "met" if ours < GOAL_MS else "**missed**"
+        lines.append(f"| {name} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.1f}x | {verdict} |")
+    lines += [
+        "",
+        "Query plans (top nodes): " + "; ".join(f"`{plan}`" for plan in plans),
+        "",
+        LIMITS,
+        MARK_END,
+    ]
+    return "\n".join(lines)
+
+
+def _write(section: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    text = (
+        path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n"
+    )
+    if MARK_START in text and MARK_END in text:
+        before, rest = text.split(MARK_START, 1)
+        after = rest.split(MARK_END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    _ensure_database(url)
+    _setup_django(url)
+    print(f"Filling {url.rsplit('/', 1)[-1]} up to {args.rows:,} deliveries (reused if there)")
+    rows, fill_seconds = _fill(args.rows)
+    results = _measure(args.rounds)
+    section = _report(rows, fill_seconds, args.rounds, results, _plans())
+    print(section)
+    if not args.no_write:
+        _write(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Staff pages over the delivery log: lists, detail, replay, dashboard, export, history."""
