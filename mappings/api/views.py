@@ -5,9 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mappings.api.errors import ApiError
-from mappings.api.serializers import ingest_response
+from mappings.api.serializers import ingest_response, preview_body
 from mappings.models import MappingSet
-from mappings.services import delivery
+from mappings.services import delivery, preview
 
 
 def _mapping_set_for(client, slug: str) -> MappingSet:
@@ -28,8 +28,21 @@ class IngestView(APIView):
 
     def post(self, request: Request, slug: str) -> Response:
         mapping_set = _mapping_set_for(request.user, slug)
-        conversation = request.data
-        if not isinstance(conversation, dict):
-            raise ApiError(400, "invalid_body", "The request body must be a JSON object")
+        conversation = _conversation(request)
         body, status = ingest_response(delivery.ingest(mapping_set, request.user, conversation))
         return Response(body, status=status)
+
+
+class PreviewView(APIView):
+    """POST a conversation; answers the exact Braze body and problems. Sends and stores nothing."""
+
+    def post(self, request: Request, slug: str) -> Response:
+        mapping_set = _mapping_set_for(request.user, slug)
+        result = preview.preview(mapping_set, _conversation(request))
+        return Response(preview_body(result))
+
+
+def _conversation(request: Request) -> dict:
+    if not isinstance(request.data, dict):
+        raise ApiError(400, "invalid_body", "The request body must be a JSON object")
+    return request.data
