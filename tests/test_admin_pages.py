@@ -173,6 +173,7 @@ def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
         "name": mapping_set.name, "slug": mapping_set.slug,
         "environment": mapping_set.environment_id, "is_active": "on",
         "identifier_source_path": "user.id", "braze_partner": "pypestream",
+        "identifier_type": "external_id", "identifier_transforms": "[]", "on_problem": "reject",
         "rows-TOTAL_FORMS": len(rows), "rows-INITIAL_FORMS": len(rows),
         "rows-MIN_NUM_FORMS": 0, "rows-MAX_NUM_FORMS": 1000,
     }  # fmt: skip
@@ -180,7 +181,8 @@ def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
         form.update({
             f"rows-{i}-id": row.pk, f"rows-{i}-mapping_set": mapping_set.pk,
             f"rows-{i}-position": row.position, f"rows-{i}-source_path": row.source_path,
-            f"rows-{i}-target_attribute": row.target_attribute,
+            f"rows-{i}-target_attribute": row.target_attribute, f"rows-{i}-source_type": "path",
+            f"rows-{i}-operation": "set", f"rows-{i}-transforms": "[]",
             **({f"rows-{i}-required": "on"} if row.required else {}),
         })  # fmt: skip
 

@@ -8,7 +8,6 @@ from mappings.models import DeliveryAttempt
 from mappings.models.audit import DeliveryStatus
 from mappings.services.delivery import IngestResult
 from mappings.services.mapping import MappingResult
-from mappings.services.preview import Preview
 
 
 def _parsed_response(attempt: DeliveryAttempt) -> dict[str, Any]:
@@ -51,19 +50,6 @@ def _rejection(result: IngestResult) -> tuple[dict[str, Any], int]:
         {"missing": mapping.missing, "problems": problems},
     )
     return {**body, "status": result.delivery.status, "delivery_id": str(result.delivery.pk)}, 422
-
-
-def preview_body(preview: Preview) -> dict[str, Any]:
-    """What a preview answers: the exact body that would be sent, and every problem."""
-    result = preview.result
-    return {
-        "success": True,
-        "would_send": result.ok,
-        "mapping_version": preview.mapping_version,
-        "payload": result.payload,
-        "problems": [problem.as_dict() for problem in result.problems],
-        "missing": result.missing,
-    }
 
 
 def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mappings.api.errors import ApiError
-from mappings.api.serializers import ingest_response, preview_body
+from mappings.api.serializers import ingest_response
 from mappings.models import MappingSet
 from mappings.services import delivery, preview
 
@@ -39,7 +39,7 @@ class PreviewView(APIView):
     def post(self, request: Request, slug: str) -> Response:
         mapping_set = _mapping_set_for(request.user, slug)
         result = preview.preview(mapping_set, _conversation(request))
-        return Response(preview_body(result))
+        return Response(result.as_dict())
 
 
 def _conversation(request: Request) -> dict:

@@ -16,6 +16,17 @@ class Preview:
     result: MappingResult
     mapping_version: int | None  # None for an edited, unsaved mapping
 
+    def as_dict(self) -> dict[str, Any]:
+        """What the API answers and the admin page shows: the exact body, and every problem."""
+        return {
+            "success": True,
+            "would_send": self.result.ok,
+            "mapping_version": self.mapping_version,
+            "payload": self.result.payload,
+            "problems": [problem.as_dict() for problem in self.result.problems],
+            "missing": self.result.missing,
+        }
+
 
 def preview(
     mapping_set, conversation: Any, *, spec: MappingSpec | None = None, now: datetime | None = None
