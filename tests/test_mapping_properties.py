@@ -6,13 +6,15 @@ of the engine from shared/BRAZE_API.md.
 
 from datetime import UTC, datetime
 
+import jmespath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mappings.fake_braze import rules
 from mappings.services.mapping import MappingSpec, RowSpec, build_payload, compile_mapping
+from mappings.services.sources import compile_path
 
-KEYS = ["a", "b", "name", "dob", "phone", "tags", "when", "n"]
+KEYS = ["a", "b", "name", "dob", "phone", "tags", "when", "n"]  # paths below hit these
 scalars = (
     st.none()
     | st.booleans()
@@ -116,3 +118,13 @@ def test_any_text_as_a_path_or_template_is_accepted_or_refused_cleanly(text):
         except ValueError:
             continue
         compiled.run({"id": "u", "x": {"y": [1]}}, now=NOW)
+
+
+PLAIN_PATHS = ["a", "a.b", "a.b.name", "a[0]", "a[1].b", "a.b[0]", "a[-1]", "a[0][0]", "n.a.b.n"]
+
+
+@PROPERTY_SETTINGS
+@given(document=json_values)
+def test_the_fast_path_reader_agrees_with_the_jmespath_library(document):
+    for path in PLAIN_PATHS:
+        assert compile_path(path)(document) == jmespath.search(path, document), path

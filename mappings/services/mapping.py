@@ -18,7 +18,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,6 +123,9 @@ class InvalidMapping(ValueError):
 # -- compiling ----------------------------------------------------------------------------------
 
 
+_NOT_FOLDED = object()
+
+
 @dataclass(frozen=True)
 class _Row:
     spec: RowSpec
@@ -132,6 +135,25 @@ class _Row:
     target: Target
     check: Callable[[Any], Any]
     blocking: bool
+    constant: Any = _NOT_FOLDED  # a constant row's final value, worked out once
+    pipeline: tuple = ()  # (apply, handles_empty) per step: the hot loop's view of ``steps``
+    attribute: str | None = None  # the attribute name, for rows that set one
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pipeline", tuple((s.apply, s.handles_empty) for s in self.steps))
+        if self.target.kind == "attribute":
+            object.__setattr__(self, "attribute", self.target.name)
+
+
+def _folded(row: _Row) -> _Row:
+    """A constant row whose value is usable is computed now rather than on every record."""
+    if row.spec.source_type != "constant":
+        return row
+    problems: list[Problem] = []
+    value = _value(row, None, problems)
+    if problems or value is EMPTY:
+        return row  # keep reporting its problem at run time, where the admin sees it
+    return replace(row, constant=value)
 
 
 def _compile_steps(configs: tuple[Any, ...], where: str, errors: list[SpecProblem]) -> tuple:
@@ -168,7 +190,8 @@ def _compile_row(
         return None
     blocking = row.required or spec.on_problem == "reject"
     check = targets.checker(target, spec.max_array_length)
-    return _Row(row, row.label or f"row {index + 1}", read, steps, target, check, blocking)
+    label = row.label or f"row {index + 1}"
+    return _folded(_Row(row, label, read, steps, target, check, blocking))
 
 
 def _compile_identifier(spec: MappingSpec, errors: list[SpecProblem]) -> _Row | None:
@@ -306,13 +329,15 @@ def _problem(row: _Row, code: str, reason: str, value: Any = None, blocking=None
 
 def _value(row: _Row, conversation: Any, problems: list[Problem]) -> Any:
     """The row's checked value, or EMPTY (with a problem when that is wrong)."""
+    if row.constant is not _NOT_FOLDED:
+        return row.constant
     raw = EMPTY
     try:
         raw = row.read(conversation)
         value = EMPTY if raw is None or raw == "" else raw
-        for step in row.steps:
-            if value is not EMPTY or step.handles_empty:
-                value = step.apply(value)
+        for apply, handles_empty in row.pipeline:
+            if value is not EMPTY or handles_empty:
+                value = apply(value)
                 if value is None or value == "":
                     value = EMPTY
         if value is EMPTY:
@@ -350,11 +375,11 @@ def _run(compiled: CompiledMapping, conversation: Any, now: datetime) -> Mapping
         value = _value(row, conversation, problems)
         if value is EMPTY:
             continue
-        target = row.target
-        if target.kind == "attribute":
-            attributes[target.name] = value
-            merge = merge or target.operation == "merge"
+        if row.attribute is not None:
+            attributes[row.attribute] = value
+            merge = merge or row.target.operation == "merge"
             continue
+        target = row.target
         slot = occurrences.setdefault((target.kind, target.index), {"_rows": []})
         slot["_rows"].append(row)
         if target.key:
@@ -392,6 +417,7 @@ def _occurrence(
     if properties and (too_big := targets.properties_size_error(properties)):
         problems.append(_problem(rows[0], "invalid", too_big))
         del slot["properties"]
-    slot.setdefault("time", now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if "time" not in slot:
+        slot["time"] = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     order = targets.EVENT_FIELDS if kind == "events" else targets.PURCHASE_FIELDS
     return {**ids, **{name: slot[name] for name in order if name in slot}}

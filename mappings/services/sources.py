@@ -81,6 +81,9 @@ def _plain_steps(node: dict) -> list[tuple[bool, Any]] | None:
 
 
 def _getter(steps: tuple[tuple[bool, Any], ...]) -> Reader:
+    if not any(is_index for is_index, _ in steps):
+        return _keys_getter(tuple(key for _, key in steps))
+
     def read(document: Any) -> Any:
         value = document
         for is_index, key in steps:
@@ -95,6 +98,26 @@ def _getter(steps: tuple[tuple[bool, Any], ...]) -> Reader:
                 value = value.get(key)
             else:
                 return None
+        return value
+
+    return read
+
+
+def _keys_getter(keys: tuple[str, ...]) -> Reader:
+    """Keys only: a key of anything but an object fails with KeyError or TypeError -> None."""
+    if len(keys) == 1:
+        (first,) = keys
+        return lambda document: document.get(first) if type(document) is dict else None
+
+    def read(document: Any) -> Any:
+        if type(document) is not dict:
+            return None
+        value = document
+        try:
+            for key in keys:
+                value = value[key]
+        except (KeyError, TypeError):
+            return None
         return value
 
     return read

@@ -295,6 +295,8 @@ def _custom_set(max_length: int) -> Check:
     array = _array(max_length)
 
     def check(value: Any) -> Any:
+        if type(value) is str and len(value) <= MAX_STRING:  # the common case, first
+            return value
         if isinstance(value, list):
             return array(value)
         if isinstance(value, dict):
@@ -316,7 +318,7 @@ def _array_change(operation: str, max_length: int) -> Check:
         unique = list(dict.fromkeys(_scalar(item) for item in items if item is not None))
         if len(unique) > max_length:
             raise TransformError(f"more than {max_length} array items")
-        return {operation: unique}
+        return {operation: unique} if unique else EMPTY  # nothing to add or remove
 
     return check
 
@@ -400,6 +402,9 @@ def _external_id(value: Any) -> str:
 
 def properties_size_error(properties: dict) -> str | None:
     nested = any(isinstance(value, dict | list) for value in properties.values())
+    if not nested and len(properties) <= 20:
+        return None  # 20 keys and values of at most 255 characters stay under 50 KB
+
     limit = MAX_NESTED_BYTES if nested else MAX_FLAT_PROPERTIES_BYTES
     return None if json_size(properties) <= limit else f"properties larger than {limit // 1024} KB"
 
