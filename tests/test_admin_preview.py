@@ -138,3 +138,21 @@ def test_the_mapping_set_page_suggests_seen_paths_and_lists_unmapped_ones(
     assert "answers.&quot;favourite-colour&quot;" in unmapped
     assert "user.profile.email" not in unmapped
     assert "teal" not in page.split("Field discovery")[1].split("</fieldset>")[0]
+
+
+def test_a_user_alias_identifier_without_a_label_is_refused(admin, mapping_set):
+    form = {
+        "name": mapping_set.name, "slug": mapping_set.slug,
+        "environment": mapping_set.environment_id, "is_active": "on",
+        "identifier_source_path": "user.id", "identifier_type": "user_alias",
+        "identifier_transforms": "[]", "on_problem": "reject",
+        "rows-TOTAL_FORMS": 0, "rows-INITIAL_FORMS": 0, "rows-MIN_NUM_FORMS": 0,
+        "rows-MAX_NUM_FORMS": 1000,
+    }  # fmt: skip
+
+    response = admin.post(f"/admin/mappings/mappingset/{mapping_set.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert "a user alias needs a label" in response.content.decode()
+    mapping_set.refresh_from_db()
+    assert mapping_set.identifier_type == "external_id"

@@ -153,6 +153,18 @@ class MappingSet(TimestampedModel):
         MappingSet.objects.filter(pk=self.pk).update(version=models.F("version") + 1)
         self.refresh_from_db(fields=["version"])
 
+    def clean(self) -> None:
+        """The identifier as the engine sees it (rows are checked by their own form)."""
+        spec = self.to_spec(rows=[])
+        errors: dict[str, list[str]] = {}
+        for problem in mapping.validate_spec(spec):
+            if problem.location.startswith("identifier.transforms"):
+                continue  # reported by the field's own validator
+            field = IDENTIFIER_FIELDS.get(problem.location, "__all__")
+            errors.setdefault(field, []).append(problem.message)
+        if errors:
+            raise ValidationError(errors)
+
     def touch(self) -> None:
         """Mark the set changed (its rows changed) so cached compiled mappings are not reused."""
         now = timezone.now()
@@ -271,6 +283,13 @@ class FieldMapping(TimestampedModel):
             raise ValidationError(errors)
 
 
+# Where the engine's identifier locations show in the mapping set form.
+IDENTIFIER_FIELDS = {
+    "identifier.source": "identifier_source_path",
+    "identifier.alias_label": "alias_label",
+    "identifier.type": "identifier_type",
+    "on_problem": "on_problem",
+}
 # Where the engine's row locations (rows[i].<part>) show in the row form.
 ROW_FIELDS = {"source": "source_path", "target": "target_attribute", "transforms": "transforms"}
 
