@@ -2,14 +2,16 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from mappings import braze_endpoints
-from mappings.admin_widgets import DatalistInput, SecretInput, pretty_json
+from mappings import admin_preview, braze_endpoints
+from mappings.admin_widgets import DatalistInput, SecretInput, SuggestedInput, pretty_json
 from mappings.models import (
     ApiClient,
     BrazeCredential,
@@ -19,7 +21,7 @@ from mappings.models import (
     FieldMapping,
     MappingSet,
 )
-from mappings.services import redaction
+from mappings.services import discovery, redaction
 
 
 class EnvironmentForm(forms.ModelForm):
@@ -95,7 +97,18 @@ class BrazeCredentialAdmin(SimpleHistoryAdmin):
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
     extra = 1
-    fields = ["position", "source_path", "target_attribute", "required", "is_sensitive"]
+    fields = [
+        "position", "source_type", "source_path", "transforms", "target_attribute", "operation",
+        "required", "is_sensitive",
+    ]  # fmt: skip
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Source paths seen in this set's conversations are offered as suggestions.
+        kwargs["widgets"] = {
+            "source_path": SuggestedInput("seen-paths"),
+            "transforms": forms.Textarea(attrs={"rows": 1, "cols": 30}),
+        }
+        return super().get_formset(request, obj, **kwargs)
 
 
 @admin.register(MappingSet)
@@ -106,11 +119,61 @@ class MappingSetAdmin(SimpleHistoryAdmin):
     list_select_related = ["environment"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = [
-        "name", "slug", "environment", "is_active", "identifier_source_path", "braze_partner",
-        "version",
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "environment", "is_active", "braze_partner", "version",
+                           "preview_link"]}),
+        ("User identifier", {"fields": ["identifier_type", "identifier_source_path",
+                                        "identifier_transforms", "alias_label"]}),
+        ("Problems", {"fields": ["on_problem"]}),
+        ("Field discovery", {"fields": ["seen_paths", "unmapped_paths"]}),
     ]  # fmt: skip
-    readonly_fields = ["version"]
+    readonly_fields = ["version", "preview_link", "seen_paths", "unmapped_paths"]
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [
+            path("<int:pk>/preview/", preview, name="mappings_mappingset_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, pk: int):
+        mapping_set = get_object_or_404(MappingSet, pk=pk)
+        if not self.has_view_permission(request, mapping_set):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            **admin_preview.page_context(request, mapping_set),
+            "opts": self.model._meta,
+            "original": mapping_set,
+            "title": f"Preview: {mapping_set.name}",
+        }
+        return TemplateResponse(request, "admin/mappings/mappingset/preview.html", context)
+
+    @admin.display(description="Preview")
+    def preview_link(self, mapping_set: MappingSet) -> str:
+        if not mapping_set.pk:
+            return "Save first, then preview."
+        url = reverse("admin:mappings_mappingset_preview", args=[mapping_set.pk])
+        return format_html('<a href="{}" id="preview-link">Preview this mapping</a>', url)
+
+    @admin.display(description="Seen source paths")
+    def seen_paths(self, mapping_set: MappingSet) -> str:
+        seen = list(mapping_set.seen_paths.all()) if mapping_set.pk else []
+        options = format_html_join(
+            "", '<option value="{}">{}</option>', ((s.path, ", ".join(s.types)) for s in seen)
+        )
+        summary = f"{len(seen)} paths seen in received conversations (offered as suggestions)"
+        return format_html('{}<datalist id="seen-paths">{}</datalist>', summary, options)
+
+    @admin.display(description="Seen but not mapped")
+    def unmapped_paths(self, mapping_set: MappingSet) -> str:
+        unmapped = discovery.unmapped(mapping_set) if mapping_set.pk else []
+        if not unmapped:
+            return "None"
+        items = format_html_join(
+            "", "<li><code>{}</code> ({})</li>", ((s.path, ", ".join(s.types)) for s in unmapped)
+        )
+        return format_html('<ul class="unmapped-paths">{}</ul>', items)
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)

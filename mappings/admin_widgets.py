@@ -39,3 +39,10 @@ class SecretInput(forms.PasswordInput):
         super().__init__(
             attrs={"autocomplete": "off", "size": 60, **(attrs or {})}, render_value=False
         )
+
+
+class SuggestedInput(forms.TextInput):
+    """A text input that suggests the options of a <datalist> rendered elsewhere on the page."""
+
+    def __init__(self, list_id: str, attrs: dict | None = None):
+        super().__init__(attrs={**(attrs or {}), "list": list_id, "size": 28})

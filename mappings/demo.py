@@ -14,15 +14,25 @@ from django.db import transaction
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 
 DEMO_SLUG = "pypestream-demo"
+# (source, target, required, transforms): nested paths, a human date, a local phone number,
+# normalised codes and a custom event with properties.
 DEMO_ROWS = [
-    ("user.first_name", "first_name", True),
-    ("user.last_name", "last_name", False),
-    ("user.email", "email", True),
-    ("user.phone", "phone", False),
-    ("user.city", "home_city", False),
-    ("answers.date_of_birth", "dob", False),
-    ("answers.interest", "bot_interest", False),
-]
+    ("user.first_name", "first_name", True, ["trim"]),
+    ("user.last_name", "last_name", False, ["trim"]),
+    ("user.email", "email", True, ["trim", "lower"]),
+    ("user.phone", "phone", False, [{"name": "phone", "region": "BR"}]),
+    ("user.city", "home_city", False, ["trim"]),
+    ("user.gender", "gender", False, ["gender"]),
+    ("session.answers[1].value", "country", False, ["country"]),
+    ("answers.date_of_birth", "dob", False, [{"name": "dob", "order": "DMY"}]),
+    ("answers.interest", "bot_interest", False, ["trim"]),
+    ("session.answers[2].value", "email_subscribe", False,
+     [{"name": "lookup", "table": {"yes": "opted_in", "no": "unsubscribed"}, "otherwise": "skip"}]),
+    ("session.channel", "events[0].properties.channel", False, []),
+    ("answers.interest", "events[0].properties.interest", False, []),
+    ("session.started_at", "events[0].time", False, ["datetime"]),
+]  # fmt: skip
+DEMO_EVENT = "bot_conversation_completed"
 
 
 @dataclass(frozen=True)
@@ -53,10 +63,20 @@ def _mapping_set(braze_url: str, api_key: str) -> MappingSet:
     mapping_set.rows.all().delete()
     FieldMapping.objects.bulk_create(
         FieldMapping(
-            mapping_set=mapping_set, position=i, source_path=src, target_attribute=dst, required=req
+            mapping_set=mapping_set,
+            position=i,
+            source_path=src,
+            target_attribute=dst,
+            required=req,
+            transforms=transforms,
         )
-        for i, (src, dst, req) in enumerate(DEMO_ROWS)
+        for i, (src, dst, req, transforms) in enumerate(DEMO_ROWS)
     )
+    FieldMapping.objects.create(
+        mapping_set=mapping_set, position=len(DEMO_ROWS), source_type="constant",
+        source_path=DEMO_EVENT, target_attribute="events[0].name",
+    )  # fmt: skip
+    mapping_set.bump_version()  # bulk_create skips save(): make the change visible
     return mapping_set
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission, User
 
 from mappings.models import ApiClient, BrazeCredential, DeliveryAttempt, Environment
 from mappings.models.config import hash_token
+from tests.admin_forms import mapping_set_change_form
 from tests.conftest import BRAZE_KEY
 
 pytestmark = pytest.mark.django_db
@@ -168,21 +169,7 @@ def test_the_log_pages_require_login(client, delivered):
 
 
 def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
-    rows = list(mapping_set.rows.all())
-    form = {
-        "name": mapping_set.name, "slug": mapping_set.slug,
-        "environment": mapping_set.environment_id, "is_active": "on",
-        "identifier_source_path": "user.id", "braze_partner": "pypestream",
-        "rows-TOTAL_FORMS": len(rows), "rows-INITIAL_FORMS": len(rows),
-        "rows-MIN_NUM_FORMS": 0, "rows-MAX_NUM_FORMS": 1000,
-    }  # fmt: skip
-    for i, row in enumerate(rows):
-        form.update({
-            f"rows-{i}-id": row.pk, f"rows-{i}-mapping_set": mapping_set.pk,
-            f"rows-{i}-position": row.position, f"rows-{i}-source_path": row.source_path,
-            f"rows-{i}-target_attribute": row.target_attribute,
-            **({f"rows-{i}-required": "on"} if row.required else {}),
-        })  # fmt: skip
+    form = mapping_set_change_form(mapping_set, braze_partner="pypestream")
 
     response = admin.post(f"/admin/mappings/mappingset/{mapping_set.pk}/change/", form)
 

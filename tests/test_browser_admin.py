@@ -1,5 +1,6 @@
 """A real browser (Debian's headless Chromium) reviews a Braze call in the admin log."""
 
+import json
 import os
 
 import pytest
@@ -72,3 +73,30 @@ def test_the_credential_page_never_shows_the_key(page, live_server, environment)
     assert "••••7Qx9" in page.content()
     assert page.locator("input[name=api_key]").input_value() == ""
     assert BRAZE_KEY not in page.content()
+
+
+def test_an_admin_previews_a_mapping_side_by_side_with_a_sample(page, live_server, mapping_set):
+    page.goto(f"{live_server.url}/admin/mappings/mappingset/{mapping_set.pk}/change/")
+    page.click("#preview-link")
+    page.wait_for_selector("#sample")
+    sample = {"user": {"id": "u-7", "profile": {"email": "ana@example.com", "first_name": "Ana"}},
+              "answers": {"city": ["not", "a", "city"]}}  # fmt: skip
+    page.fill("#sample", json.dumps(sample))
+    page.click("#run-preview")
+    page.wait_for_selector("#verdict")
+
+    assert "Would reject" in page.inner_text("#verdict")
+    assert "home_city" in page.inner_text("#preview-problems")
+
+    sample["answers"]["city"] = "Porto"
+    page.fill("#sample", json.dumps(sample))
+    page.click("#run-preview")
+    page.wait_for_selector("#verdict")
+
+    assert "Would send" in page.inner_text("#verdict")
+    shown = json.loads(page.inner_text("#preview-payload"))
+    assert shown["payload"]["attributes"][0] == {
+        "external_id": "u-7", "email": "ana@example.com", "first_name": "Ana",
+        "home_city": "Porto",
+    }  # fmt: skip
+    assert page.locator("#sample").input_value() == json.dumps(sample)  # input stays beside it

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+from tests.admin_forms import mapping_set_change_form
 from tests.conftest import BRAZE_KEY
 
 pytestmark = pytest.mark.django_db
@@ -20,29 +21,10 @@ def admin(client, django_user_model):
     return client
 
 
-def _mapping_set_form(mapping_set: MappingSet, **changes) -> dict:
-    data = {
-        "name": mapping_set.name, "slug": mapping_set.slug,
-        "environment": mapping_set.environment_id, "is_active": "on",
-        "identifier_source_path": mapping_set.identifier_source_path, "braze_partner": "",
-        "rows-TOTAL_FORMS": "0", "rows-INITIAL_FORMS": "0",
-    }  # fmt: skip
-    rows = list(mapping_set.rows.all())
-    data["rows-TOTAL_FORMS"] = data["rows-INITIAL_FORMS"] = str(len(rows))
-    for index, row in enumerate(rows):
-        prefix = f"rows-{index}-"
-        data |= {
-            f"{prefix}id": row.pk, f"{prefix}mapping_set": mapping_set.pk,
-            f"{prefix}position": row.position, f"{prefix}source_path": row.source_path,
-            f"{prefix}target_attribute": row.target_attribute,
-        }  # fmt: skip
-        if row.required:
-            data[f"{prefix}required"] = "on"
-    return data | changes
-
-
 def test_a_mapping_change_in_the_admin_is_recorded_with_user_and_diff(admin, mapping_set):
-    data = _mapping_set_form(mapping_set, name="Support bot v2", **{"rows-2-is_sensitive": "on"})
+    data = mapping_set_change_form(
+        mapping_set, name="Support bot v2", **{"rows-2-is_sensitive": "on"}
+    )
 
     response = admin.post(f"/admin/mappings/mappingset/{mapping_set.pk}/change/", data)
 

@@ -201,17 +201,18 @@ def test_it_answers_502_with_brazes_reason_when_braze_refuses_the_key(
     assert Delivery.objects.get().status == "failed"
 
 
-def test_it_marks_the_delivery_failed_when_braze_rejects_the_record(ingest, braze, conversation):
+def test_it_refuses_a_value_braze_would_reject_before_calling_braze(ingest, braze, conversation):
     conversation["user"]["profile"]["email"] = "not-an-email"
 
     response = ingest.post("support-bot", conversation)
 
-    body = response.json()
-    assert body["success"] is False
-    assert body["braze"]["status"] in (201, 400)
-    assert body["braze"]["errors"][0]["input_array"] == "attributes"
-    assert Delivery.objects.get().status == "failed"
-    assert "email" in Delivery.objects.get().reason
+    assert response.status_code == 422
+    [problem] = response.json()["error"]["details"]["problems"]
+    assert problem["target"] == "email"
+    assert problem["code"] == "invalid"
+    assert problem["value"] == "not-an-email"
+    assert braze.received == []
+    assert Delivery.objects.get().status == "rejected"
 
 
 def test_it_keeps_brazes_per_object_error_as_the_failure_reason(ingest, braze, conversation):

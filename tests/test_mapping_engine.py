@@ -1,6 +1,16 @@
 """The mapping engine on plain data: no database, no network."""
 
-from mappings.services.mapping import MappingSpec, RowSpec, build_payload, lookup
+import pytest
+
+from mappings.services.mapping import (
+    InvalidMapping,
+    MappingSpec,
+    RowSpec,
+    build_payload,
+    cached_compile,
+    compile_mapping,
+    lookup,
+)
 
 SPEC = MappingSpec(
     identifier_path="user.id",
@@ -93,3 +103,70 @@ def test_an_identifier_longer_than_brazes_987_bytes_is_a_problem_not_a_payload()
     assert result.external_id is None
     assert [(p.source_path, p.code) for p in result.problems] == [("user.id", "invalid")]
     assert build_payload(SPEC, {"user": {"id": "é" * 493, "email": "a@x.io"}}).ok
+
+
+def test_paths_are_jmespath_with_list_indexes_and_expressions():
+    conversation = {"session": {"answers": [{"value": "a"}, {"value": "b"}, {"value": "c"}]}}
+
+    assert lookup(conversation, "session.answers[2].value") == "c"
+    assert lookup(conversation, "session.answers[-1].value") == "c"
+    assert lookup(conversation, "session.answers[*].value") == ["a", "b", "c"]
+    assert lookup(conversation, "session.answers[?value=='b'] | [0].value") == "b"
+    assert lookup({"user": {"first-name": "Zoë"}}, 'user."first-name"') == "Zoë"
+
+
+def test_a_template_joins_fields_and_ignores_missing_ones():
+    spec = MappingSpec(
+        "id",
+        (
+            RowSpec("{u.first} {u.last}", "full_name", source_type="template"),
+            RowSpec("{u.nick}", "nickname", source_type="template"),
+            RowSpec("{{literal}} {u.first}", "braced", source_type="template"),
+        ),
+    )
+
+    sent = build_payload(spec, {"id": "x", "u": {"first": "Ana", "last": None}}).payload
+
+    assert sent["attributes"][0] == {
+        "external_id": "x",
+        "full_name": "Ana",
+        "braced": "{literal} Ana",
+    }
+
+
+def test_a_constant_is_sent_as_written():
+    spec = MappingSpec("id", (RowSpec("chatbot", "acquired_via", source_type="constant"),))
+
+    assert build_payload(spec, {"id": "x"}).payload["attributes"][0]["acquired_via"] == "chatbot"
+
+
+def test_a_mapping_is_compiled_once_per_key():
+    calls = []
+
+    def make_spec():
+        calls.append(1)
+        return SPEC
+
+    first = cached_compile(("test", 1), make_spec)
+    second = cached_compile(("test", 1), make_spec)
+    third = cached_compile(("test", 2), make_spec)
+
+    assert first is second
+    assert third is not first
+    assert len(calls) == 2
+
+
+def test_every_problem_in_a_mapping_is_reported_at_once_with_its_location():
+    spec = MappingSpec(
+        "user[",
+        (RowSpec("a..b", "x"), RowSpec("a", "$y"), RowSpec("a", "z", transforms=("nope",))),
+        on_problem="shrug",
+    )
+
+    with pytest.raises(InvalidMapping) as raised:
+        compile_mapping(spec)
+
+    assert [p.location for p in raised.value.problems] == [
+        "on_problem", "identifier.source", "rows[0].source", "rows[1].target",
+        "rows[2].transforms[0]",
+    ]  # fmt: skip

@@ -37,11 +37,14 @@ def _admin_setup(admin_client, braze) -> tuple[str, str]:
         "/admin/mappings/mappingset/add/",
         {
             "name": "Bot", "slug": "bot", "environment": environment.pk, "is_active": "on",
-            "identifier_source_path": "user.id", "rows-TOTAL_FORMS": "1",
+            "identifier_source_path": "user.id", "identifier_type": "external_id",
+            "identifier_transforms": "[]", "on_problem": "reject", "rows-TOTAL_FORMS": "1",
             "rows-INITIAL_FORMS": "0", "rows-0-position": "0", "rows-0-source_path": "user.email",
             "rows-0-target_attribute": "email", "rows-0-required": "on",
+            "rows-0-source_type": "path", "rows-0-operation": "set", "rows-0-transforms": "[]",
         },
     )  # fmt: skip
+    assert MappingSet.objects.filter(slug="bot").exists(), "the admin refused the mapping set"
     token_page = admin_client.post(
         "/admin/mappings/apiclient/add/",
         {"name": "Platform", "is_active": "on", "mapping_sets": [MappingSet.objects.get().pk]},

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from mappings.demo import DEMO_ROWS
 from mappings.models import ApiClient, MappingSet
 from tests.conftest import BRAZE_KEY, IngestCaller
 
@@ -36,6 +37,13 @@ def test_the_printed_token_and_sample_deliver_to_braze(braze):
     assert attributes["email"] == "ana.souza@example.com"
     assert attributes["dob"] == "1990-04-12"
     assert attributes["home_city"] == "São Paulo"
+    assert attributes["phone"] == "+5511987654321"
+    assert (attributes["country"], attributes["gender"]) == ("BR", "F")
+    assert attributes["email_subscribe"] == "opted_in"
+    [event] = braze.received[0].body["events"]
+    assert event["name"] == "bot_conversation_completed"
+    assert event["time"] == "2026-11-20T10:12:44Z"
+    assert event["properties"] == {"channel": "web", "interest": "travel insurance"}
 
 
 def test_the_printed_admin_login_works(braze):
@@ -52,6 +60,6 @@ def test_running_it_twice_refreshes_rather_than_duplicates(braze):
 
     assert MappingSet.objects.count() == 1
     assert ApiClient.objects.count() == 1
-    assert MappingSet.objects.get().rows.count() == 7
+    assert MappingSet.objects.get().rows.count() == len(DEMO_ROWS) + 1  # + the event name
     old_token = re.search(r"Bearer (\S+?)'", first).group(1)
     assert re.search(r"Bearer (\S+?)'", second).group(1) != old_token

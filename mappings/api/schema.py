@@ -139,6 +139,26 @@ class MappingFailedSerializer(ErrorResponseSerializer):
     delivery_id = serializers.UUIDField(help_text="The audit row of the rejected ingest")
 
 
+class ProblemSerializer(serializers.Serializer):
+    row = serializers.CharField(allow_null=True, required=False, help_text="Which mapping row")
+    source_path = serializers.CharField(help_text="Where in the conversation")
+    target = serializers.CharField(help_text="Which Braze field")
+    code = serializers.CharField(help_text="missing, invalid, ...")
+    reason = serializers.CharField(help_text="Why, for humans")
+    value = serializers.JSONField(required=False, help_text="The value (masked if sensitive)")
+
+
+class PreviewSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="True: the preview was computed")
+    would_send = serializers.BooleanField(help_text="False when an ingest would be rejected")
+    mapping_version = serializers.IntegerField(help_text="The mapping set version used")
+    payload = serializers.JSONField(help_text="The exact /users/track body")
+    problems = ProblemSerializer(many=True)
+    missing = serializers.ListField(
+        child=serializers.CharField(), help_text="Source paths of missing required fields"
+    )
+
+
 class CheckSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     configured = serializers.BooleanField(required=False)

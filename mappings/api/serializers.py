@@ -7,6 +7,7 @@ from mappings.api.errors import error_body
 from mappings.models import DeliveryAttempt
 from mappings.models.audit import DeliveryStatus
 from mappings.services.delivery import IngestResult
+from mappings.services.mapping import MappingResult
 
 
 def _parsed_response(attempt: DeliveryAttempt) -> dict[str, Any]:
@@ -31,13 +32,22 @@ def braze_summary(attempt: DeliveryAttempt | None) -> dict[str, Any] | None:
     return summary
 
 
+def rejection_message(mapping: MappingResult) -> str:
+    blocking = [problem for problem in mapping.problems if problem.blocking]
+    if all(problem.code == "missing" for problem in blocking):
+        paths = ", ".join(problem.source_path for problem in blocking)
+        return f"The conversation is missing required fields: {paths}"
+    listed = "; ".join(f"{p.row} ({p.source_path}): {p.reason}" for p in blocking[:5])
+    return f"The conversation could not be mapped: {listed}"
+
+
 def _rejection(result: IngestResult) -> tuple[dict[str, Any], int]:
-    problems = [problem.as_dict() for problem in result.mapping.problems]
-    paths = ", ".join(problem["source_path"] for problem in problems)
+    mapping = result.mapping
+    problems = [problem.as_dict() for problem in mapping.problems]
     body = error_body(
         "mapping_failed",
-        f"The conversation is missing required fields: {paths}",
-        {"missing": [problem["source_path"] for problem in problems], "problems": problems},
+        rejection_message(mapping),
+        {"missing": mapping.missing, "problems": problems},
     )
     return {**body, "status": result.delivery.status, "delivery_id": str(result.delivery.pk)}, 422
 
@@ -55,6 +65,8 @@ def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:
         "sent": delivery.braze_payload,
         "braze": braze_summary(result.attempt),
     }
+    if result.mapping.problems:  # the drop_field policy sent the record without these fields
+        body["problems"] = [problem.as_dict() for problem in result.mapping.problems]
     if delivered:
         return body, 200
     body["error"] = {"code": "braze_failed", "message": delivery.reason}

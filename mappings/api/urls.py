@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from mappings.api.views import IngestView
+from mappings.api.views import IngestView, PreviewView
 
 app_name = "api"
 
 urlpatterns = [
     path("ingest/<slug:slug>/", IngestView.as_view(), name="ingest"),
+    path("ingest/<slug:slug>/preview/", PreviewView.as_view(), name="ingest-preview"),
 ]

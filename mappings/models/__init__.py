@@ -2,6 +2,7 @@
 
 from mappings.models.audit import Delivery, DeliveryAttempt
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+from mappings.models.discovery import SeenPath
 
 __all__ = [
     "ApiClient",
@@ -11,4 +12,5 @@ __all__ = [
     "Environment",
     "FieldMapping",
     "MappingSet",
+    "SeenPath",
 ]

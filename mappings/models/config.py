@@ -4,17 +4,29 @@ import hashlib
 import hmac
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from mappings import braze_endpoints, encryption
-from mappings.services.mapping import MappingSpec, RowSpec
+from mappings.services import mapping, sources, targets
+from mappings.services.mapping import CompiledMapping, MappingSpec, RowSpec
 
-source_path_validator = RegexValidator(
-    r"^[A-Za-z0-9_\-]+(\[\d+\])*(\.[A-Za-z0-9_\-]+(\[\d+\])*)*$",
-    "Use a dotted path into the conversation JSON, like user.email or answers[0].value",
-)
+
+def source_path_validator(value: str) -> None:
+    """A JMESPath path, like user.email or session.answers[2].value."""
+    try:
+        sources.compile_path(value)
+    except sources.SourceError as error:
+        raise ValidationError(str(error)) from error
+
+
+def transforms_validator(value) -> None:
+    problems = mapping.validate_transforms(value)
+    if problems:
+        raise ValidationError([str(problem) for problem in problems])
 
 
 class TimestampedModel(models.Model):
@@ -93,7 +105,37 @@ class MappingSet(TimestampedModel):
         "user identifier source path",
         max_length=255,
         validators=[source_path_validator],
-        help_text="Path of the user id in the conversation JSON; sent as Braze external_id",
+        help_text="JMESPath path of the user identifier in the conversation JSON, like user.id",
+    )
+    identifier_type = models.CharField(
+        max_length=20,
+        choices=[
+            ("external_id", "external_id"),
+            ("user_alias", "user alias (label below, name from the path)"),
+            ("email", "email (no external_id)"),
+            ("phone", "phone (no external_id)"),
+        ],
+        default="external_id",
+        help_text="How Braze identifies the user",
+    )
+    alias_label = models.CharField(
+        max_length=100, blank=True, help_text="For a user alias: its alias_label, like bot_session"
+    )
+    identifier_transforms = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[transforms_validator],
+        help_text='Transforms for the identifier, like ["trim", "lower"] or '
+        '[{"name": "phone", "region": "US"}]',
+    )
+    on_problem = models.CharField(
+        "when a value is unusable",
+        max_length=20,
+        choices=[
+            ("reject", "reject the whole record (422 listing the problems)"),
+            ("drop_field", "drop only the bad fields, send the rest (problems logged)"),
+        ],
+        default="reject",
     )
     braze_partner = models.CharField(
         max_length=100,
@@ -116,18 +158,44 @@ class MappingSet(TimestampedModel):
         MappingSet.objects.filter(pk=self.pk).update(version=models.F("version") + 1)
         self.refresh_from_db(fields=["version"])
 
-    def to_spec(self) -> MappingSpec:
+    def clean(self) -> None:
+        """The identifier as the engine sees it (rows are checked by their own form)."""
+        spec = self.to_spec(rows=[])
+        errors: dict[str, list[str]] = {}
+        for problem in mapping.validate_spec(spec):
+            if problem.location.startswith("identifier.transforms"):
+                continue  # reported by the field's own validator
+            field = IDENTIFIER_FIELDS.get(problem.location, "__all__")
+            errors.setdefault(field, []).append(problem.message)
+        if errors:
+            raise ValidationError(errors)
+
+    def touch(self) -> None:
+        """Mark the set changed (its rows changed) so cached compiled mappings are not reused."""
+        now = timezone.now()
+        MappingSet.objects.filter(pk=self.pk).update(updated_at=now)
+        self.updated_at = now
+
+    def to_spec(self, rows=None) -> MappingSpec:
         """The plain-data mapping the engine runs (no ORM past this point)."""
         return MappingSpec(
             identifier_path=self.identifier_source_path,
-            rows=tuple(
-                RowSpec(
-                    source_path=row.source_path, target=row.target_attribute, required=row.required
-                )
-                for row in self.rows.all()
-            ),
+            rows=tuple(row.to_spec() for row in (self.rows.all() if rows is None else rows)),
             partner=self.braze_partner or None,
+            identifier_type=self.identifier_type,
+            identifier_transforms=tuple(self.identifier_transforms or ()),
+            alias_label=self.alias_label,
+            on_problem=self.on_problem,
         )
+
+    def compiled(self) -> CompiledMapping:
+        """The compiled mapping, cached per id, version and last change (not parsed per request).
+
+        ``updated_at`` is in the key too, so edits made outside the admin (the ORM, the shell)
+        that do not bump the version are still seen; row saves touch the set.
+        """
+        key = (self.pk, self.version, self.updated_at)
+        return mapping.cached_compile(key, self.to_spec)
 
 
 class FieldMapping(TimestampedModel):
@@ -135,16 +203,39 @@ class FieldMapping(TimestampedModel):
 
     mapping_set = models.ForeignKey(MappingSet, on_delete=models.CASCADE, related_name="rows")
     position = models.PositiveIntegerField(default=0)
+    source_type = models.CharField(
+        max_length=10,
+        choices=[(kind, kind) for kind in sources.SOURCE_TYPES],
+        default="path",
+        help_text="path: JMESPath into the conversation; constant: this text; "
+        "template: text with {path} placeholders",
+    )
     source_path = models.CharField(
-        max_length=255,
-        validators=[source_path_validator],
-        help_text="Dotted path in the conversation JSON, like user.email",
+        "source",
+        max_length=1000,
+        help_text="user.email, session.answers[2].value, or for a template "
+        '"{user.first_name} {user.last_name}"',
+    )
+    transforms = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[transforms_validator],
+        help_text='Applied in order, e.g. ["trim", {"name": "phone", "region": "BR"}]',
     )
     target_attribute = models.CharField(
-        "Braze attribute",
+        "Braze target",
         max_length=255,
         validators=[RegexValidator(r"^[^$]", "Braze attribute names must not start with $")],
-        help_text="Braze standard attribute (email, first_name, ...) or a custom attribute name",
+        help_text="A standard attribute (email, dob, ...), a custom attribute name, "
+        "events[0].name / .time / .properties.<key>, or purchases[0].product_id / .currency / "
+        ".price / .quantity / .time / .properties.<key>",
+    )
+    operation = models.CharField(
+        max_length=10,
+        choices=[(op, op) for op in targets.OPERATIONS],
+        default="set",
+        help_text="For custom attributes: set, increment, add/remove (array items), merge "
+        "(nested object)",
     )
     required = models.BooleanField(
         default=False, help_text="Reject the ingest (422) when this source field is missing"
@@ -166,6 +257,47 @@ class FieldMapping(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.source_path} → {self.target_attribute}"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self.mapping_set.touch()
+
+    def delete(self, *args, **kwargs):
+        mapping_set = self.mapping_set
+        result = super().delete(*args, **kwargs)
+        mapping_set.touch()
+        return result
+
+    def to_spec(self) -> RowSpec:
+        return RowSpec(
+            source_path=self.source_path,
+            target=self.target_attribute,
+            required=self.required,
+            source_type=self.source_type,
+            transforms=tuple(self.transforms or ()),
+            operation=self.operation,
+            sensitive=self.is_sensitive,
+            label=f"row {self.position}",
+        )
+
+    def clean(self) -> None:
+        identifier = self.mapping_set.identifier_type if self.mapping_set_id else "external_id"
+        errors: dict[str, list[str]] = {}
+        for problem in mapping.validate_row(self.to_spec(), identifier):
+            errors.setdefault(ROW_FIELDS.get(problem.field, "__all__"), []).append(problem.message)
+        if errors:
+            raise ValidationError(errors)
+
+
+# Where the engine's identifier locations show in the mapping set form.
+IDENTIFIER_FIELDS = {
+    "identifier.source": "identifier_source_path",
+    "identifier.alias_label": "alias_label",
+    "identifier.type": "identifier_type",
+    "on_problem": "on_problem",
+}
+# Where the engine's row locations (rows[i].<part>) show in the row form.
+ROW_FIELDS = {"source": "source_path", "target": "target_attribute", "transforms": "transforms"}
 
 
 TOKEN_PREFIX = "bzb_"  # noqa: S105 - a public prefix that makes leaked tokens greppable

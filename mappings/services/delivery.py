@@ -16,8 +16,8 @@ from django.db.models import Max
 from mappings.encryption import SecretDecryptionError
 from mappings.models import ApiClient, BrazeCredential, Delivery, DeliveryAttempt, MappingSet
 from mappings.models.audit import REPLAYABLE_STATUSES, AttemptOutcome, DeliveryStatus
-from mappings.services import braze
-from mappings.services.mapping import MappingResult, build_payload
+from mappings.services import braze, discovery
+from mappings.services.mapping import MappingResult
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def ingest(
     mapping_set: MappingSet, api_client: ApiClient | None, conversation: Any
 ) -> IngestResult:
     """Map one conversation and deliver it to Braze now, logging everything."""
-    mapping = build_payload(mapping_set.to_spec(), conversation)
+    mapping = mapping_set.compiled().run(conversation)
+    discovery.record(mapping_set, conversation)
     if not mapping.ok:
         return IngestResult(
             _record_rejection(mapping_set, api_client, conversation, mapping), mapping
@@ -57,7 +58,7 @@ def _record_rejection(
         external_id=mapping.external_id or "",
         status=DeliveryStatus.REJECTED,
         mapping_version=mapping_set.version,
-        reason="; ".join(f"{p.source_path}: {p.reason}" for p in mapping.problems),
+        reason="; ".join(f"{p.source_path}: {p.reason}" for p in mapping.problems if p.blocking),
         received_payload=conversation,
         problems=[problem.as_dict() for problem in mapping.problems],
     )
@@ -76,6 +77,8 @@ def _record_accepted(
         received_payload=conversation,
         braze_payload=mapping.payload,
         mapping_version=mapping_set.version,
+        # With the drop_field policy the record is sent without its unusable fields; why is here.
+        problems=[problem.as_dict() for problem in mapping.problems],
     )
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery,

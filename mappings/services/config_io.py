@@ -1,0 +1,346 @@
+"""Configuration as code: environments and mapping sets as a JSON or YAML document.
+
+The format is documented in docs/config-format.md. Secrets are never part of it: an environment
+is its name and REST endpoint; its Braze API key stays in the database of each installation.
+:func:`validate_document` reports every problem with its location
+(``mapping_sets[0].rows[3].transforms[1]``) before :func:`import_document` writes anything.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import transaction
+
+from mappings import braze_endpoints
+from mappings.models import Environment, FieldMapping, MappingSet
+from mappings.services import mapping
+from mappings.services.mapping import MappingSpec, RowSpec
+
+FORMAT = "braze-bridge-config/1"
+_SET_KEYS = {
+    "slug", "name", "environment", "is_active", "partner", "on_problem", "identifier", "rows",
+}  # fmt: skip
+_IDENTIFIER_KEYS = {"type", "source", "transforms", "alias_label"}
+_ROW_KEYS = {"source", "source_type", "target", "operation", "transforms", "required", "sensitive"}
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class InvalidConfig(ValueError):
+    def __init__(self, problems: list[ConfigProblem]):
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    environments: int
+    mapping_sets: int
+    rows: int
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def environment_document(environment: Environment) -> dict[str, Any]:
+    return {"name": environment.name, "rest_endpoint": environment.rest_endpoint}
+
+
+def mapping_set_document(mapping_set: MappingSet) -> dict[str, Any]:
+    return {
+        "slug": mapping_set.slug,
+        "name": mapping_set.name,
+        "environment": mapping_set.environment.name,
+        "is_active": mapping_set.is_active,
+        "partner": mapping_set.braze_partner,
+        "on_problem": mapping_set.on_problem,
+        "identifier": {
+            "type": mapping_set.identifier_type,
+            "source": mapping_set.identifier_source_path,
+            "transforms": list(mapping_set.identifier_transforms or []),
+            "alias_label": mapping_set.alias_label,
+        },
+        "rows": [_row_document(row) for row in mapping_set.rows.all()],
+    }
+
+
+def _row_document(row: FieldMapping) -> dict[str, Any]:
+    return {
+        "source": row.source_path,
+        "source_type": row.source_type,
+        "target": row.target_attribute,
+        "operation": row.operation,
+        "transforms": list(row.transforms or []),
+        "required": row.required,
+        "sensitive": row.is_sensitive,
+    }
+
+
+def export_document(slugs: list[str] | None = None) -> dict[str, Any]:
+    sets = MappingSet.objects.select_related("environment").prefetch_related("rows")
+    if slugs:
+        sets = sets.filter(slug__in=slugs)
+    sets = list(sets.order_by("slug"))
+    names = {mapping_set.environment.name for mapping_set in sets}
+    environments = Environment.objects.order_by("name")
+    if slugs:
+        environments = environments.filter(name__in=names)
+    return {
+        "format": FORMAT,
+        "environments": [environment_document(env) for env in environments],
+        "mapping_sets": [mapping_set_document(mapping_set) for mapping_set in sets],
+    }
+
+
+def dump(document: dict[str, Any], form: str = "yaml") -> str:
+    if form == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def load(text: str) -> Any:
+    """JSON or YAML (YAML is a superset of JSON); a syntax error is an ``InvalidConfig``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidConfig([ConfigProblem("file", f"not valid JSON or YAML: {error}")]) from error
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+def _unknown_keys(value: dict, allowed: set[str], where: str) -> list[ConfigProblem]:
+    return [ConfigProblem(f"{where}.{key}", "unknown key") for key in value if key not in allowed]
+
+
+def _text(value: dict, key: str, where: str, problems: list, required: bool = True) -> str:
+    found = value.get(key, None if required else "")
+    if not isinstance(found, str) or (required and not found):
+        problems.append(ConfigProblem(f"{where}.{key}", "must be non-empty text"))
+        return ""
+    return found
+
+
+def _flag(value: dict, key: str, where: str, problems: list, default: bool) -> bool:
+    found = value.get(key, default)
+    if not isinstance(found, bool):
+        problems.append(ConfigProblem(f"{where}.{key}", "must be true or false"))
+        return default
+    return found
+
+
+def _validate_environment(value: Any, where: str) -> list[ConfigProblem]:
+    if not isinstance(value, dict):
+        return [ConfigProblem(where, "must be an object with name and rest_endpoint")]
+    problems = _unknown_keys(value, {"name", "rest_endpoint", "api_key"}, where)
+    if "api_key" in value:
+        problems.append(ConfigProblem(f"{where}.api_key", "secrets do not belong in this file"))
+    name = _text(value, "name", where, problems)
+    endpoint = _text(value, "rest_endpoint", where, problems)
+    for check, field, text in (
+        (validate_slug, "name", name),
+        (_endpoint, "rest_endpoint", endpoint),
+    ):
+        if text:
+            try:
+                check(text)
+            except ValidationError as error:
+                problems.append(ConfigProblem(f"{where}.{field}", " ".join(error.messages)))
+    return problems
+
+
+def _endpoint(text: str) -> None:
+    braze_endpoints.validate_rest_endpoint(braze_endpoints.normalise(text))
+
+
+def spec_from_document(value: Any, where: str) -> tuple[MappingSpec | None, list[ConfigProblem]]:
+    """The engine's spec for one mapping-set document, and every problem found in it."""
+    if not isinstance(value, dict):
+        return None, [ConfigProblem(where, "must be an object")]
+    problems = _unknown_keys(value, _SET_KEYS, where)
+    identifier = value.get("identifier")
+    if not isinstance(identifier, dict):
+        problems.append(ConfigProblem(f"{where}.identifier", "must be an object with a source"))
+        identifier = {}
+    problems += _unknown_keys(identifier, _IDENTIFIER_KEYS, f"{where}.identifier")
+    rows = value.get("rows", [])
+    if not isinstance(rows, list):
+        problems.append(ConfigProblem(f"{where}.rows", "must be a list"))
+        rows = []
+    row_specs = [(i, _row_spec(row, f"{where}.rows[{i}]", problems)) for i, row in enumerate(rows)]
+    kept = [(i, row) for i, row in row_specs if row is not None]
+    spec = MappingSpec(
+        identifier_path=_text(identifier, "source", f"{where}.identifier", problems),
+        rows=tuple(row for _, row in kept),
+        partner=_text(value, "partner", where, problems, required=False) or None,
+        identifier_type=identifier.get("type", "external_id"),
+        identifier_transforms=tuple(identifier.get("transforms") or ()),
+        alias_label=_text(identifier, "alias_label", f"{where}.identifier", problems, False),
+        on_problem=value.get("on_problem", "reject"),
+    )
+    reported = {problem.location for problem in problems}
+    for problem in mapping.validate_spec(spec):
+        location = f"{where}.{_document_location(problem.location, kept)}"
+        if location not in reported:
+            problems.append(ConfigProblem(location, problem.message))
+    return (None if problems else spec), problems
+
+
+def _document_location(location: str, kept: list[tuple[int, RowSpec]]) -> str:
+    """The engine numbers only the rows it got; point back at the row in the document."""
+    if not location.startswith("rows["):
+        return location
+    engine_index, rest = location[5:].split("]", 1)
+    return f"rows[{kept[int(engine_index)][0]}]{rest}"
+
+
+def _row_spec(value: Any, where: str, problems: list[ConfigProblem]) -> RowSpec | None:
+    if not isinstance(value, dict):
+        problems.append(ConfigProblem(where, "must be an object with source and target"))
+        return None
+    problems += _unknown_keys(value, _ROW_KEYS, where)
+    transforms = value.get("transforms", [])
+    if not isinstance(transforms, list):
+        problems.append(ConfigProblem(f"{where}.transforms", "must be a list"))
+        transforms = []
+    return RowSpec(
+        source_path=_text(value, "source", where, problems),
+        target=_text(value, "target", where, problems),
+        required=_flag(value, "required", where, problems, False),
+        source_type=value.get("source_type", "path"),
+        transforms=tuple(transforms),
+        operation=value.get("operation", "set"),
+        sensitive=_flag(value, "sensitive", where, problems, False),
+    )
+
+
+def validate_document(document: Any) -> list[ConfigProblem]:
+    """Every problem in ``document``; empty when it can be imported."""
+    if not isinstance(document, dict):
+        return [ConfigProblem("file", "must be an object with environments and mapping_sets")]
+    problems = _unknown_keys(document, {"format", "environments", "mapping_sets"}, "file")
+    if document.get("format") != FORMAT:
+        problems.append(ConfigProblem("format", f"must be {FORMAT!r}"))
+    environments = _list(document, "environments", problems)
+    sets = _list(document, "mapping_sets", problems)
+    for index, environment in enumerate(environments):
+        problems += _validate_environment(environment, f"environments[{index}]")
+    known = {env.get("name") for env in environments if isinstance(env, dict)}
+    known |= set(Environment.objects.values_list("name", flat=True))
+    problems += _duplicates(environments, "name", "environments")
+    problems += _duplicates(sets, "slug", "mapping_sets")
+    for index, value in enumerate(sets):
+        problems += _validate_set(value, f"mapping_sets[{index}]", known)
+    return problems
+
+
+def _list(document: dict, key: str, problems: list[ConfigProblem]) -> list:
+    value = document.get(key, [])
+    if not isinstance(value, list):
+        problems.append(ConfigProblem(key, "must be a list"))
+        return []
+    return value
+
+
+def _duplicates(items: list, key: str, where: str) -> list[ConfigProblem]:
+    seen, problems = set(), []
+    for index, item in enumerate(items):
+        value = item.get(key) if isinstance(item, dict) else None
+        if isinstance(value, str) and value in seen:
+            problems.append(ConfigProblem(f"{where}[{index}].{key}", f"'{value}' appears twice"))
+        seen.add(value)
+    return problems
+
+
+def _validate_set(value: Any, where: str, environments: set) -> list[ConfigProblem]:
+    _, problems = spec_from_document(value, where)
+    if not isinstance(value, dict):
+        return problems
+    slug = _text(value, "slug", where, problems)
+    if slug:
+        try:
+            validate_slug(slug)
+        except ValidationError as error:
+            problems.append(ConfigProblem(f"{where}.slug", " ".join(error.messages)))
+    _text(value, "name", where, problems)
+    _flag(value, "is_active", where, problems, True)
+    environment = _text(value, "environment", where, problems)
+    if environment and environment not in environments:
+        problems.append(ConfigProblem(f"{where}.environment", f"no environment '{environment}'"))
+    return problems
+
+
+# -- import -------------------------------------------------------------------------------------
+
+
+def import_document(document: Any, *, dry_run: bool = False) -> ImportReport:
+    """Validate everything, then write it all in one transaction (or nothing)."""
+    problems = validate_document(document)
+    if problems:
+        raise InvalidConfig(problems)
+    report = ImportReport(
+        len(document.get("environments", [])),
+        len(document.get("mapping_sets", [])),
+        sum(len(value.get("rows", [])) for value in document.get("mapping_sets", [])),
+    )
+    if not dry_run:
+        _write(document)
+    return report
+
+
+@transaction.atomic
+def _write(document: dict) -> None:
+    for value in document.get("environments", []):
+        Environment.objects.update_or_create(
+            name=value["name"], defaults={"rest_endpoint": value["rest_endpoint"]}
+        )
+    for value in document.get("mapping_sets", []):
+        _write_set(value)
+
+
+def _write_set(value: dict) -> None:
+    identifier = value["identifier"]
+    mapping_set, created = MappingSet.objects.update_or_create(
+        slug=value["slug"],
+        defaults={
+            "name": value["name"],
+            "environment": Environment.objects.get(name=value["environment"]),
+            "is_active": value.get("is_active", True),
+            "braze_partner": value.get("partner") or "",
+            "on_problem": value.get("on_problem", "reject"),
+            "identifier_type": identifier.get("type", "external_id"),
+            "identifier_source_path": identifier["source"],
+            "identifier_transforms": identifier.get("transforms") or [],
+            "alias_label": identifier.get("alias_label") or "",
+        },
+    )
+    mapping_set.rows.all().delete()
+    FieldMapping.objects.bulk_create(
+        FieldMapping(
+            mapping_set=mapping_set,
+            position=position,
+            source_path=row["source"],
+            source_type=row.get("source_type", "path"),
+            target_attribute=row["target"],
+            operation=row.get("operation", "set"),
+            transforms=row.get("transforms") or [],
+            required=row.get("required", False),
+            is_sensitive=row.get("sensitive", False),
+        )
+        for position, row in enumerate(value.get("rows", []))
+    )
+    if created:
+        mapping_set.touch()  # bulk_create skips save(): mark the rows' change
+    else:
+        mapping_set.bump_version()  # deliveries keep the version that mapped them
