@@ -11,6 +11,18 @@ from mappings.models import ApiClient, BrazeCredential, Environment, FieldMappin
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
 
 
+@pytest.fixture(autouse=True)
+def fast_delivery(settings):
+    """Short waits so retry paths run in test time; no background thread (tests drain it)."""
+    settings.DELIVERY_EMBEDDED_WORKER = False
+    settings.CELERY_BROKER_URL = ""
+    settings.DELIVERY_SYNC_BUDGET_SECONDS = 3.0
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 0.05
+    settings.DELIVERY_BACKOFF_MAX_SECONDS = 0.2
+    settings.DELIVERY_LEASE_SECONDS = 30.0
+    settings.BRAZE_READ_TIMEOUT_SECONDS = 5.0
+
+
 @pytest.fixture(scope="session")
 def fake_braze_server():
     with FakeBraze(api_keys={BRAZE_KEY}) as server:

@@ -1,13 +1,20 @@
 """Models: configuration (what admins edit) and audit (what happened)."""
 
-from mappings.models.audit import Delivery, DeliveryAttempt
+from mappings.models.audit import (
+    DeliveredAttributes,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryGate,
+)
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 
 __all__ = [
     "ApiClient",
     "BrazeCredential",
+    "DeliveredAttributes",
     "Delivery",
     "DeliveryAttempt",
+    "DeliveryGate",
     "Environment",
     "FieldMapping",
     "MappingSet",

@@ -61,10 +61,39 @@ class Delivery(models.Model):
         null=True, blank=True, help_text="The mapped /users/track body"
     )
     problems = models.JSONField(default=list, blank=True)
+    skipped_attributes = models.JSONField(
+        default=list, blank=True, help_text="Attributes left out: unchanged since last delivered"
+    )
+    # The outbox: when a worker may try next, and who holds it while in flight.
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Idempotency: the request's fingerprint and the answer given, replayed for a repeat.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    answer_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    answer_body = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(
+                fields=["environment", "status", "next_attempt_at"], name="delivery_due_idx"
+            ),
+            models.Index(
+                fields=["environment", "external_id", "created_at"], name="delivery_user_order_idx"
+            ),
+            models.Index(fields=["lease_token"], name="delivery_lease_idx"),
+        ]
+        constraints = [
+            # Concurrent repeats of one key collide here, so only one reaches Braze.
+            models.UniqueConstraint(
+                fields=["api_client", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="unique_idempotency_key_per_client",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.mapping_set.slug} {self.external_id or '?'} {self.status}"
@@ -87,6 +116,17 @@ class DeliveryAttempt(models.Model):
         max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the request left; empty = not sent yet"
+    )
+    batch_id = models.UUIDField(
+        null=True, blank=True, db_index=True, help_text="Attempts sent in the same HTTP request"
+    )
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
+    ambiguous = models.BooleanField(
+        default=False,
+        help_text="Timeout, reset or worker lost mid-request: Braze may have applied it",
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -107,3 +147,42 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.attempt_number} {self.url} → {self.response_status or self.outcome}"
+
+
+class DeliveryGate(models.Model):
+    """Per-environment traffic state shared by every worker: 429 waits and credential pauses.
+
+    Kept apart from Environment so frequent updates never touch configuration or its history.
+    """
+
+    environment = models.OneToOneField(
+        Environment, on_delete=models.CASCADE, related_name="delivery_gate"
+    )
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    paused_reason = models.TextField(
+        blank=True, help_text="Set on 401/403/404; cleared when the environment or key is saved"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.environment} gate"
+
+
+class DeliveredAttributes(models.Model):
+    """The attribute values last delivered per user, for the opt-in dedup of unchanged values."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=987)
+    values = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "external_id"], name="unique_delivered_attributes_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment_id}:{self.external_id}"
