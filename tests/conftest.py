@@ -75,6 +75,16 @@ def api_token(mapping_set) -> str:
     return token
 
 
+def conversation_for(user_id: str, city: str = "Lisbon") -> dict:
+    return {
+        "user": {
+            "id": user_id,
+            "profile": {"email": f"{user_id}@example.com", "first_name": "Zoë"},
+        },
+        "answers": {"city": city},
+    }
+
+
 @pytest.fixture
 def conversation() -> dict:
     return {
@@ -90,12 +100,28 @@ class IngestCaller:
         self.client = APIClient()
         self.token = token
 
-    def post(self, slug: str, body, *, token: str | None = None, content_type="application/json"):
+    def post(
+        self,
+        slug: str,
+        body,
+        *,
+        token: str | None = None,
+        content_type="application/json",
+        mode: str | None = None,
+        key: str | None = None,
+    ):
         raw = body if isinstance(body, str | bytes) else json.dumps(body)
         headers = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        query = f"?mode={mode}" if mode else ""
         return self.client.generic(
-            "POST", f"/api/v1/ingest/{slug}/", raw, content_type=content_type, headers=headers
-        )
+            "POST", f"/api/v1/ingest/{slug}/{query}", raw, content_type=content_type,
+            headers=headers,
+        )  # fmt: skip
+
+    def get(self, path: str, *, token: str | None = None):
+        return self.client.get(path, headers={"Authorization": f"Bearer {token or self.token}"})
 
 
 @pytest.fixture
