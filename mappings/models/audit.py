@@ -72,7 +72,8 @@ class Delivery(models.Model):
     # Idempotency: the request's fingerprint and the answer given, replayed for a repeat.
     request_fingerprint = models.CharField(max_length=64, blank=True)
     answer_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    answer_body = models.JSONField(null=True, blank=True)
+    # Text, not JSON: PostgreSQL's jsonb reorders keys, and a repeat must get the same bytes.
+    answer_body = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -88,7 +89,8 @@ def ingest(
 
 def remember_answer(delivery: Delivery, body: dict[str, Any], status: int) -> None:
     """Keep the answer given, so a repeat of the same Idempotency-Key gets it back."""
-    Delivery.objects.filter(pk=delivery.pk).update(answer_body=body, answer_status=status)
+    text = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False)
+    Delivery.objects.filter(pk=delivery.pk).update(answer_body=text, answer_status=status)
 
 
 def _fingerprint(mapping_set: MappingSet, conversation: Any) -> str:
@@ -115,10 +117,12 @@ def _repeat(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:
         )
     # The first request may still be answering (a concurrent repeat): wait for its answer.
     deadline = time.monotonic() + settings.DELIVERY_SYNC_BUDGET_SECONDS
-    while earlier.answer_body is None and time.monotonic() < deadline:
+    while not earlier.answer_body and time.monotonic() < deadline:
         time.sleep(_POLL_SECONDS)
         earlier.refresh_from_db()
-    answer = (earlier.answer_body, earlier.answer_status) if earlier.answer_body else None
+    answer = (
+        (json.loads(earlier.answer_body), earlier.answer_status) if earlier.answer_body else None
+    )
     return IngestResult(earlier, None, earlier.attempts.first(), mode=mode, stored_answer=answer)
 
 
