@@ -81,9 +81,9 @@ def ingest(
         return _repeat(earlier, fingerprint, mode)
     if attempt is not None and mode == "sync":
         _deliver_within_budget(delivery)
-    delivery.refresh_from_db()
-    if attempt is not None:
+        delivery.refresh_from_db()
         attempt.refresh_from_db()
+    # Async answers with the state as committed: a worker may already be sending it.
     return IngestResult(delivery, mapping, attempt, mode=mode)
 
 
