@@ -1,7 +1,7 @@
 """Admin pages: configuration (editable) and the audit log (read-only)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,6 +18,7 @@ from mappings.models import (
     FieldMapping,
     MappingSet,
 )
+from mappings.services import delivery as delivery_service
 
 
 class EnvironmentForm(forms.ModelForm):
@@ -178,7 +179,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
-    fields = ["attempt_number", "created_at", "response_status", "outcome", "duration_ms", "link"]
+    fields = [
+        "attempt_number", "created_at", "sent_at", "batch_size", "response_status", "outcome",
+        "ambiguous", "duration_ms", "link",
+    ]  # fmt: skip
     readonly_fields = fields
     can_delete = False
     show_change_link = False
@@ -207,11 +211,28 @@ class DeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["external_id", "=id"]
     date_hierarchy = "created_at"
     inlines = [DeliveryAttemptInline]
+    actions = ["replay_selected"]
     fields = [
         "id", "created_at", "mapping_set", "environment", "api_client", "external_id", "status",
-        "reason", "problems_pretty", "received_pretty", "braze_pretty",
+        "reason", "attempt_count", "next_attempt_at", "lease_expires_at", "skipped_attributes",
+        "problems_pretty", "received_pretty", "braze_pretty",
     ]  # fmt: skip
     readonly_fields = fields
+
+    @admin.action(description="Replay selected failed or dead deliveries")
+    def replay_selected(self, request, queryset) -> None:
+        replayed = skipped = 0
+        for delivery in queryset:
+            try:
+                delivery_service.replay(delivery, triggered_by=request.user)
+                replayed += 1
+            except delivery_service.NotReplayable:
+                skipped += 1
+        self.message_user(
+            request,
+            f"{replayed} queued for replay; {skipped} skipped (not failed or dead)",
+            messages.SUCCESS if replayed else messages.WARNING,
+        )
 
     @admin.display(description="Reason")
     def short_reason(self, delivery: Delivery) -> str:
@@ -236,13 +257,16 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
         "created_at", "environment", "mapping_set", "response_status", "outcome", "duration_ms",
         "delivery_link",
     ]  # fmt: skip
-    list_filter = ["outcome", "environment", "mapping_set", "response_status", "created_at"]
+    list_filter = [
+        "outcome", "ambiguous", "environment", "mapping_set", "response_status", "created_at",
+    ]  # fmt: skip
     list_select_related = ["environment", "mapping_set"]
     search_fields = ["delivery__external_id", "=delivery__id"]
     date_hierarchy = "created_at"
     fields = [
         "created_at", "environment", "mapping_set", "delivery_link", "attempt_number", "url",
-        "outcome", "response_status", "duration_ms", "error", "request_pretty", "response_pretty",
+        "sent_at", "batch_id", "batch_size", "ambiguous", "outcome", "response_status",
+        "duration_ms", "error", "request_pretty", "response_pretty",
     ]  # fmt: skip
     readonly_fields = fields
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -50,6 +51,13 @@ class _Claim:
     deliveries: dict[Hashable, Delivery]
     attempts: dict[Hashable, DeliveryAttempt]
     deadline: float | None  # time.monotonic() limit (sync mode)
+    renewed_at: float = 0.0
+
+    def keep_lease(self) -> None:
+        """Extend the lease once a third of it has passed (not per request: it costs a write)."""
+        if time.monotonic() - self.renewed_at > settings.DELIVERY_LEASE_SECONDS / 3:
+            outbox.renew(self.token)
+            self.renewed_at = time.monotonic()
 
 
 def backoff() -> Backoff:
@@ -83,7 +91,11 @@ def send_claimed(token: uuid.UUID, deliveries: list[Delivery], *, deadline: floa
     if not deliveries:
         return
     claim = _Claim(
-        token, {d.pk: d for d in deliveries}, _prepare_attempts(deliveries), deadline=deadline
+        token,
+        {d.pk: d for d in deliveries},
+        _prepare_attempts(deliveries),
+        deadline=deadline,
+        renewed_at=time.monotonic(),
     )
     environment = deliveries[0].environment
     items = [Item(pk, claim.attempts[pk].request_body) for pk in claim.deliveries]
@@ -180,7 +192,7 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     DeliveryAttempt.objects.filter(pk__in=attempt_ids).update(
         sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys)
     )
-    outbox.renew(claim.token)
+    claim.keep_lease()
     try:
         api_key = _api_key(environment)
         answer = braze.track_users(
@@ -190,9 +202,13 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
             read_timeout=_read_timeout(claim.deadline),
         )
     except braze.BrazeError as error:
-        _record_error(environment, claim, batch, error)
+        with transaction.atomic():  # one commit for the outcome of the whole request
+            stop_until = _record_error(environment, claim, batch, error)
+        if stop_until is not None:
+            raise _Stop(stop_until) from error
         return
-    _record_answer(environment, claim, batch, answer)
+    with transaction.atomic():
+        _record_answer(environment, claim, batch, answer)
 
 
 def _truncate(text: str) -> str:
@@ -247,7 +263,10 @@ def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:
     _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
 
-def _record_error(environment, claim: _Claim, batch: Batch, error: braze.BrazeError) -> None:
+def _record_error(
+    environment, claim: _Claim, batch: Batch, error: braze.BrazeError
+) -> datetime | None:
+    """Record a failed request; returns until when the environment must not be called."""
     logger.warning("Braze call failed for %s deliveries: %s", len(batch.keys), error)
     keys = batch.keys
     DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in keys]).update(
@@ -258,21 +277,21 @@ def _record_error(environment, claim: _Claim, batch: Batch, error: braze.BrazeEr
     )
     status = error.status
     if status in CREDENTIAL_STATUSES or (error.permanent and status is None):
-        _park(environment, claim, keys, error)
-    elif error.permanent:
+        return _park(environment, claim, keys, error)
+    if error.permanent:
         _fail_permanently(claim, batch, error)
-    else:
-        _schedule_retry(environment, claim, keys, error)
+        return None
+    return _schedule_retry(environment, claim, keys, error)
 
 
-def _park(environment, claim: _Claim, keys: list[Hashable], error: braze.BrazeError) -> None:
+def _park(environment, claim: _Claim, keys: list[Hashable], error: braze.BrazeError) -> datetime:
     reason = (
         f"Credential problem: {error}. The environment's deliveries are parked; fix its "
         "Braze key or endpoint (saving it resumes them), then replay the failed ones."
     )
     outbox.pause(environment.pk, reason)
     _finish(claim, keys, DeliveryStatus.FAILED, reason, next_attempt_at=None)
-    raise _Stop(timezone.now())
+    return timezone.now()
 
 
 def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> None:
@@ -285,7 +304,7 @@ def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> N
         _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
 
-def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -> None:
+def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -> datetime:
     now = timezone.now()
     failures = outbox.gate(environment.pk).consecutive_failures + 1
     advertised = None
@@ -309,7 +328,7 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
     own = max(wait, backoff().delay(min(claim.deliveries[k].attempt_count for k in keys)))
     retry_at = now + timedelta(seconds=advertised if advertised is not None else own)
     _finish(claim, retry, DeliveryStatus.RETRYING, str(error), next_attempt_at=retry_at)
-    raise _Stop(until)
+    return until
 
 
 def _remember_attributes(environment_id: int, delivered: list[Delivery], claim: _Claim) -> None:

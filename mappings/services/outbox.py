@@ -88,6 +88,7 @@ def held(token: uuid.UUID) -> list[Delivery]:
     return list(
         Delivery.objects.filter(lease_token=token, status=DeliveryStatus.IN_FLIGHT)
         .select_related("environment", "mapping_set")
+        .defer("received_payload", "answer_body")
         .order_by("created_at")
     )
 
