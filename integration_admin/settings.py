@@ -171,6 +171,40 @@ BRAZE_READ_TIMEOUT_SECONDS = env.float("BRAZE_READ_TIMEOUT_SECONDS", default=10.
 # Loopback endpoints exist only for the bundled fake Braze; in production they are an SSRF hole.
 BRAZE_ALLOW_LOOPBACK_ENDPOINTS = env.bool("BRAZE_ALLOW_LOOPBACK_ENDPOINTS", default=not PRODUCTION)
 
+# Delivery: the outbox, its workers, retries, batching and idempotency (see README "Delivery").
+# Sync mode waits this long for Braze before answering "queued".
+DELIVERY_SYNC_BUDGET_SECONDS = env.float("DELIVERY_SYNC_BUDGET_SECONDS", default=5.0)
+# Objects per /users/track request: "total" across the three arrays (Braze's default) or
+# "per_array" (older contracts).
+DELIVERY_BATCH_MAX_OBJECTS = env.int("DELIVERY_BATCH_MAX_OBJECTS", default=75)
+DELIVERY_BATCH_LIMIT_MODE = env.str("DELIVERY_BATCH_LIMIT_MODE", default="total")
+# Deliveries one worker claims at a time (packed into several requests), and how long it holds them.
+DELIVERY_CLAIM_SIZE = env.int("DELIVERY_CLAIM_SIZE", default=300)
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
+# How often the sweep re-enqueues pending rows and takes back expired leases.
+DELIVERY_SWEEP_INTERVAL_SECONDS = env.float("DELIVERY_SWEEP_INTERVAL_SECONDS", default=10.0)
+# Exponential backoff with jitter for 5xx, timeouts and connection errors, then "dead".
+DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=10.0)
+DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default=3600.0)
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=50)
+DELIVERY_RETRY_WINDOW_SECONDS = env.float("DELIVERY_RETRY_WINDOW_SECONDS", default=27 * 3600.0)
+# Client-side rate limit per environment, below Braze's 3,000 requests per 3 s.
+DELIVERY_RATE_LIMIT_REQUESTS = env.int("DELIVERY_RATE_LIMIT_REQUESTS", default=2400)
+DELIVERY_RATE_LIMIT_WINDOW_SECONDS = env.float("DELIVERY_RATE_LIMIT_WINDOW_SECONDS", default=3.0)
+# How long an Idempotency-Key answer is kept and replayed.
+DELIVERY_IDEMPOTENCY_TTL_SECONDS = env.int("DELIVERY_IDEMPOTENCY_TTL_SECONDS", default=86_400)
+# Embedded engine (no broker): a delivery thread inside each web process.
+DELIVERY_EMBEDDED_WORKER = env.bool("DELIVERY_EMBEDDED_WORKER", default=True)
+
+# Celery on Redis for production delivery workers; empty = the embedded engine.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ACKS_LATE = True
+# acks_late alone still acknowledges a task whose worker was killed; the sweep covers the rest.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
 # Audit log: how much of a Braze answer we keep per call.
 AUDIT_RESPONSE_MAX_CHARS = env.int("AUDIT_RESPONSE_MAX_CHARS", default=10_000)
 

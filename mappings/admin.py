@@ -1,7 +1,7 @@
 """Admin pages: configuration (editable, with history) and the audit log (read-only, masked)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
@@ -21,6 +21,7 @@ from mappings.models import (
     FieldMapping,
     MappingSet,
 )
+from mappings.services import delivery as delivery_service
 from mappings.services import discovery, redaction
 
 
@@ -287,7 +288,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
-    fields = ["attempt_number", "created_at", "response_status", "outcome", "duration_ms", "link"]
+    fields = [
+        "attempt_number", "created_at", "sent_at", "batch_size", "response_status", "outcome",
+        "ambiguous", "duration_ms", "link",
+    ]  # fmt: skip
     readonly_fields = fields
     can_delete = False
     show_change_link = False
@@ -316,11 +320,32 @@ class DeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["external_id", "=id"]
     date_hierarchy = "created_at"
     inlines = [DeliveryAttemptInline]
+    actions = ["replay_selected"]
     fields = [
         "id", "log_page", "created_at", "mapping_set", "environment", "api_client", "external_id",
-        "status", "mapping_version", "reason", "problems_pretty", "received_pretty", "braze_pretty",
+        "status", "mapping_version", "reason", "attempt_count", "next_attempt_at",
+        "lease_expires_at", "skipped_attributes", "problems_pretty", "received_pretty",
+        "braze_pretty",
     ]  # fmt: skip
     readonly_fields = fields
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm("mappings.replay_delivery")
+
+    @admin.action(description="Replay selected failed or dead deliveries", permissions=["replay"])
+    def replay_selected(self, request, queryset) -> None:
+        replayed = skipped = 0
+        for delivery in queryset:
+            try:
+                delivery_service.replay(delivery, triggered_by=request.user)
+                replayed += 1
+            except delivery_service.NotReplayable:
+                skipped += 1
+        self.message_user(
+            request,
+            f"{replayed} queued for replay; {skipped} skipped (not failed or dead)",
+            messages.SUCCESS if replayed else messages.WARNING,
+        )
 
     @admin.display(description="Reason")
     def short_reason(self, delivery: Delivery) -> str:
@@ -352,13 +377,16 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
         "created_at", "environment", "mapping_set", "response_status", "outcome", "duration_ms",
         "delivery_link",
     ]  # fmt: skip
-    list_filter = ["outcome", "environment", "mapping_set", "response_status", "created_at"]
+    list_filter = [
+        "outcome", "ambiguous", "environment", "mapping_set", "response_status", "created_at",
+    ]  # fmt: skip
     list_select_related = ["environment", "mapping_set"]
     search_fields = ["delivery__external_id", "=delivery__id"]
     date_hierarchy = "created_at"
     fields = [
         "created_at", "environment", "mapping_set", "delivery_link", "attempt_number", "url",
-        "outcome", "response_status", "duration_ms", "error", "request_pretty", "response_pretty",
+        "sent_at", "batch_id", "batch_size", "ambiguous", "outcome", "response_status",
+        "duration_ms", "error", "request_pretty", "response_pretty",
     ]  # fmt: skip
     readonly_fields = fields
 

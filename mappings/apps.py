@@ -15,3 +15,4 @@ class MappingsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="mappings-roles")
+        from mappings import signals  # noqa: F401 - connects the receivers

@@ -19,6 +19,18 @@ def _empty_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def fast_delivery(settings):
+    """Short waits so retry paths run in test time; no background thread (tests drain it)."""
+    settings.DELIVERY_EMBEDDED_WORKER = False
+    settings.CELERY_BROKER_URL = ""
+    settings.DELIVERY_SYNC_BUDGET_SECONDS = 3.0
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 0.05
+    settings.DELIVERY_BACKOFF_MAX_SECONDS = 0.2
+    settings.DELIVERY_LEASE_SECONDS = 30.0
+    settings.BRAZE_READ_TIMEOUT_SECONDS = 5.0
+
+
 @pytest.fixture(scope="session")
 def fake_braze_server():
     with FakeBraze(api_keys={BRAZE_KEY}) as server:
@@ -71,6 +83,16 @@ def api_token(mapping_set) -> str:
     return token
 
 
+def conversation_for(user_id: str, city: str = "Lisbon") -> dict:
+    return {
+        "user": {
+            "id": user_id,
+            "profile": {"email": f"{user_id}@example.com", "first_name": "Zoë"},
+        },
+        "answers": {"city": city},
+    }
+
+
 @pytest.fixture
 def conversation() -> dict:
     return {
@@ -87,15 +109,28 @@ class IngestCaller:
         self.token = token
 
     def post(
-        self, slug: str, body, *, token: str | None = None, content_type="application/json",
+        self,
+        slug: str,
+        body,
+        *,
+        token: str | None = None,
+        content_type="application/json",
         headers: dict[str, str] | None = None,
-    ):  # fmt: skip
+        mode: str | None = None,
+        key: str | None = None,
+    ):
         raw = body if isinstance(body, str | bytes) else json.dumps(body)
-        auth = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
+        sent = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
+        if key is not None:
+            sent["Idempotency-Key"] = key
+        query = f"?mode={mode}" if mode else ""
         return self.client.generic(
-            "POST", f"/api/v1/ingest/{slug}/", raw, content_type=content_type,
-            headers={**auth, **(headers or {})},
+            "POST", f"/api/v1/ingest/{slug}/{query}", raw, content_type=content_type,
+            headers={**sent, **(headers or {})},
         )  # fmt: skip
+
+    def get(self, path: str, *, token: str | None = None):
+        return self.client.get(path, headers={"Authorization": f"Bearer {token or self.token}"})
 
 
 @pytest.fixture

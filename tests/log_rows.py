@@ -30,7 +30,7 @@ def logged_delivery(
         external_id=mapping.external_id or "", mapping_version=mapping_set.version,
         status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED,
         reason="" if delivered else error or "Braze rejected the record",
-        received_payload=conversation, braze_payload=mapping.payload,
+        received_payload=conversation, braze_payload=mapping.payload, attempt_count=1,
     )  # fmt: skip
     DeliveryAttempt.objects.create(
         delivery=delivery, environment=mapping_set.environment, mapping_set=mapping_set,

@@ -177,3 +177,25 @@ def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
     mapping_set.refresh_from_db()
     assert mapping_set.braze_partner == "pypestream"
     assert mapping_set.version == 2
+
+
+def test_the_replay_action_queues_failed_deliveries_as_attempts_by_the_admin(admin, ingest, braze):
+    from mappings.fake_braze import Fault
+    from mappings.models import Delivery
+    from mappings.services import worker
+
+    braze.add_fault(Fault(status=400, times=1))
+    failed_id = ingest.post("support-bot", {"user": {"id": "u1", "profile": {
+        "email": "a@example.com", "first_name": "A"}}}).json()["delivery_id"]  # fmt: skip
+
+    response = admin.post(
+        "/admin/mappings/delivery/",
+        {"action": "replay_selected", "_selected_action": [failed_id]},
+        follow=True,
+    )
+    worker.drain_all()
+
+    assert "1 queued for replay" in response.content.decode()
+    delivery = Delivery.objects.get(pk=failed_id)
+    assert delivery.status == "delivered"
+    assert delivery.attempts.get(attempt_number=2).triggered_by.username == "root"

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+from mappings.services import worker
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
 from tests.test_browser_admin import browser  # noqa: F401 - the shared Chromium fixture
@@ -57,11 +58,12 @@ def _open_the_failed_delivery(page, live_server):
 
 
 def _wait_for_text(page, selector: str, text: str, seconds: float = 5) -> None:
-    """Replay may become asynchronous: reload (bounded) until the new attempt shows."""
+    """Replay queues the delivery: let the worker run (tests have no background thread) and
+    reload (bounded) until the new attempt shows."""
     deadline = time.monotonic() + seconds
     while text not in page.locator(selector).inner_text():
         assert time.monotonic() < deadline, f"{text!r} never appeared in {selector}"
-        time.sleep(0.2)
+        worker.drain_all(max_seconds=2)
         page.reload()
 
 

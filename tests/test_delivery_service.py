@@ -6,19 +6,23 @@ from django.contrib.auth.models import User
 from mappings.fake_braze import Fault
 from mappings.models import Delivery
 from mappings.services import delivery as delivery_service
+from mappings.services import worker
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_failed_delivery_replays_as_a_new_attempt_by_the_user(ingest, braze, conversation):
-    braze.add_fault(Fault(status=503, times=1))
+    braze.add_fault(Fault(status=400, times=1))
     ingest.post("support-bot", conversation)
     failed = Delivery.objects.get()
+    assert failed.status == "failed"
     operator = User.objects.create_user("operator")
 
     attempt = delivery_service.replay(failed, triggered_by=operator)
+    worker.drain_all()
 
     failed.refresh_from_db()
+    attempt.refresh_from_db()
     assert failed.status == "delivered"
     assert attempt.attempt_number == 2
     assert attempt.triggered_by == operator

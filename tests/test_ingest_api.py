@@ -227,15 +227,19 @@ def test_it_keeps_brazes_per_object_error_as_the_failure_reason(ingest, braze, c
     assert "attributes[0]" in Delivery.objects.get().reason
 
 
-def test_it_logs_a_failed_call_when_braze_is_down(ingest, braze, conversation):
+def test_it_answers_queued_and_keeps_retrying_when_braze_is_down(ingest, braze, conversation):
     braze.add_fault(Fault(status=503, times=1))
 
     response = ingest.post("support-bot", conversation)
 
-    assert response.status_code == 502
-    assert response.json()["braze"]["status"] == 503
-    delivery = Delivery.objects.get()
-    assert delivery.status == "failed"
+    assert response.status_code == 202
+    body = response.json()
+    assert body["success"] is True
+    assert body["status"] == "queued"
+    assert body["braze"]["status"] == 503
+    delivery = Delivery.objects.get(pk=body["delivery_id"])
+    assert delivery.status == "retrying"
+    assert delivery.next_attempt_at is not None
     assert "503" in delivery.reason
 
 
@@ -245,11 +249,13 @@ def test_it_logs_a_failed_call_when_braze_is_unreachable(ingest, conversation, e
 
     response = ingest.post("support-bot", conversation)
 
-    assert response.status_code == 502
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
     attempt = DeliveryAttempt.objects.get()
     assert attempt.outcome == "failed"
     assert "Could not reach Braze" in attempt.error
     assert attempt.response_status is None
+    assert attempt.ambiguous is False  # refused: Braze never saw it
 
 
 def test_it_fails_visibly_when_the_environment_has_no_api_key(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from mappings.models import Delivery, DeliveryAttempt, FieldMapping, MappingSet
 from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+from mappings.services import worker
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
 
@@ -42,9 +43,11 @@ def failed(mapping_set, conversation, braze) -> Delivery:
 
 
 def wait_for_attempts(delivery: Delivery, count: int) -> list[DeliveryAttempt]:
-    """Replay may become asynchronous: poll (bounded) until the new attempt has an answer."""
+    """Replay queues the delivery: run the worker (tests have no background thread) and poll,
+    bounded, until the new attempt has an answer."""
     deadline = time.monotonic() + 5
     while True:
+        worker.drain_all(max_seconds=2)
         attempts = list(delivery.attempts.order_by("attempt_number"))
         if len(attempts) >= count and attempts[-1].response_status is not None:
             return attempts

@@ -66,15 +66,40 @@ _MAPPING_SET_PARAMETERS = [
     ),
 ]
 
+_DELIVERY_ID = "0b8f3c1e-5d7a-4c52-9d35-3f1c2b7e9a10"
+_INGEST_PARAMETERS = [
+    *_MAPPING_SET_PARAMETERS,
+    OpenApiParameter(
+        "mode",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        required=False,
+        enum=["sync", "async"],
+        description="Overrides the mapping set's delivery mode for this request (the "
+        "X-Delivery-Mode header does the same)",
+    ),
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=False,
+        description="Up to 255 characters. A repeat within 24 h answers the first answer again "
+        "(with Idempotent-Replayed: true) and never calls Braze twice; the same key with another "
+        "body is refused with 409",
+    ),
+]
+
 INGEST = extend_schema(
     operation_id="ingest_conversation",
     summary="Send a conversation to Braze",
     description=(
-        "Maps the posted conversation JSON with the mapping set `slug` and sends the result to "
-        "Braze `POST /users/track` now. Every ingest, rejected ones included, is logged."
+        "Maps the posted conversation JSON with the mapping set `slug`, stores it in the outbox "
+        "and delivers it to Braze `POST /users/track`. In sync mode the answer waits (up to a "
+        "configured budget) for Braze; in async mode it answers 202 at once. Every ingest, "
+        "rejected ones included, is logged; `success` is the field a flow branches on."
     ),
     tags=["ingest"],
-    parameters=_MAPPING_SET_PARAMETERS,
+    parameters=_INGEST_PARAMETERS,
     request={"application/json": OpenApiTypes.OBJECT},
     examples=[OpenApiExample("Conversation", value=_CONVERSATION_EXAMPLE, request_only=True)],
     responses={
@@ -92,6 +117,32 @@ INGEST = extend_schema(
                         "braze": {"status": 201, "message": "success"},
                     },
                 )
+            ],
+        ),
+        202: OpenApiResponse(
+            schema.IngestAnswerSerializer,
+            description="Stored and certain to be retried: async mode, or Braze was unreachable "
+            "or rate-limiting in sync mode",
+            examples=[
+                OpenApiExample(
+                    "Accepted (async)",
+                    value={
+                        "success": True,
+                        "status": "accepted",
+                        "delivery_id": _DELIVERY_ID,
+                        "sent": _SENT_EXAMPLE,
+                    },
+                ),
+                OpenApiExample(
+                    "Queued (sync, Braze down)",
+                    value={
+                        "success": True,
+                        "status": "queued",
+                        "delivery_id": _DELIVERY_ID,
+                        "sent": _SENT_EXAMPLE,
+                        "braze": {"status": 503, "message": "Service Unavailable"},
+                    },
+                ),
             ],
         ),
         422: OpenApiResponse(
@@ -125,22 +176,83 @@ INGEST = extend_schema(
         ),
         502: OpenApiResponse(
             schema.IngestFailedSerializer,
-            description="Braze refused the record or could not be reached; logged as failed",
+            description="Braze refused the record for good (bad data, bad key): someone must act; "
+            "it is logged as failed and can be replayed",
             examples=[
                 OpenApiExample(
-                    "Braze down",
+                    "Braze refused the key",
                     value={
                         "success": False,
                         "status": "failed",
-                        "delivery_id": "0b8f3c1e-5d7a-4c52-9d35-3f1c2b7e9a10",
+                        "delivery_id": _DELIVERY_ID,
                         "sent": _SENT_EXAMPLE,
-                        "braze": {"status": 503, "message": "Braze answered 503"},
-                        "error": {"code": "braze_failed", "message": "Braze answered 503"},
+                        "braze": {"status": 401, "message": "Invalid API key"},
+                        "error": {"code": "braze_failed", "message": "Braze answered 401"},
                     },
                 )
             ],
         ),
-        **schema.error_responses(400, 401, 403, 404, 405, 406, 413, 415, 429, 503),
+        **schema.error_responses(400, 401, 403, 404, 405, 406, 409, 413, 415, 429, 503),
+    },
+)
+
+
+DELIVERY = extend_schema(
+    operation_id="get_delivery",
+    summary="A delivery's state and attempts",
+    description="Only the API client that sent the conversation may read its delivery; others "
+    "get 404.",
+    tags=["deliveries"],
+    responses={
+        200: OpenApiResponse(
+            schema.DeliveryDetailSerializer,
+            description="The delivery",
+            examples=[
+                OpenApiExample(
+                    "Delivered on the second attempt",
+                    value={
+                        "success": True,
+                        "delivery_id": _DELIVERY_ID,
+                        "status": "delivered",
+                        "reason": "",
+                        "mapping_set": "pypestream-demo",
+                        "external_id": "user-1001",
+                        "created_at": "2026-11-20T10:15:00Z",
+                        "updated_at": "2026-11-20T10:15:12Z",
+                        "next_attempt_at": None,
+                        "skipped_attributes": [],
+                        "sent": _SENT_EXAMPLE,
+                        "attempts": [
+                            {
+                                "attempt_number": 1,
+                                "created_at": "2026-11-20T10:15:00Z",
+                                "sent_at": "2026-11-20T10:15:00Z",
+                                "outcome": "failed",
+                                "response_status": 503,
+                                "duration_ms": 41,
+                                "error": "Braze answered 503: Service Unavailable",
+                                "ambiguous": False,
+                                "batch_size": 1,
+                                "manual": False,
+                            },
+                            {
+                                "attempt_number": 2,
+                                "created_at": "2026-11-20T10:15:11Z",
+                                "sent_at": "2026-11-20T10:15:11Z",
+                                "outcome": "success",
+                                "response_status": 201,
+                                "duration_ms": 38,
+                                "error": "",
+                                "ambiguous": False,
+                                "batch_size": 12,
+                                "manual": False,
+                            },
+                        ],
+                    },
+                )
+            ],
+        ),
+        **schema.error_responses(401, 404, 405, 406, 429, 503),
     },
 )
 

@@ -26,6 +26,8 @@ ERROR_CODES: dict[int, list[str]] = {
         "body_too_complex",
         "invalid_string",
         "invalid_number",
+        "invalid_mode",
+        "invalid_idempotency_key",
         "bad_request",
     ],
     401: [
@@ -38,7 +40,7 @@ ERROR_CODES: dict[int, list[str]] = {
         "signature_replayed",
     ],
     403: ["forbidden"],
-    404: ["unknown_mapping_set", "mapping_set_inactive", "not_found"],
+    404: ["unknown_mapping_set", "mapping_set_inactive", "unknown_delivery", "not_found"],
     405: ["method_not_allowed"],
     406: ["not_acceptable"],
     409: ["idempotency_conflict"],
@@ -123,11 +125,26 @@ class BrazeSummarySerializer(serializers.Serializer):
 
 
 class IngestAnswerSerializer(serializers.Serializer):
-    success = serializers.BooleanField(help_text="True when Braze accepted the record")
-    status = serializers.CharField(help_text="The delivery's status: delivered, failed, ...")
+    success = serializers.BooleanField(
+        help_text="True when the record is in Braze or certain to get there (queued, accepted); "
+        "false when someone must act"
+    )
+    status = serializers.CharField(
+        help_text="delivered, queued (tried, will retry), accepted (async, not tried yet), failed"
+    )
     delivery_id = serializers.UUIDField(help_text="The audit row of this ingest")
-    sent = serializers.JSONField(help_text="The /users/track body sent to Braze")
-    braze = BrazeSummarySerializer(allow_null=True)
+    sent = serializers.JSONField(help_text="The /users/track body sent (or to be sent) to Braze")
+    braze = BrazeSummarySerializer(
+        allow_null=True, required=False, help_text="Braze's answer, when it was called"
+    )
+    problems = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Fields left out under the mapping set's drop_field policy, and why",
+    )
+    skipped_attributes = serializers.JSONField(
+        required=False, help_text="Attributes not sent because Braze already has that value"
+    )
 
 
 class IngestFailedSerializer(IngestAnswerSerializer):
@@ -157,6 +174,36 @@ class PreviewSerializer(serializers.Serializer):
     missing = serializers.ListField(
         child=serializers.CharField(), help_text="Source paths of missing required fields"
     )
+
+
+class AttemptSerializer(serializers.Serializer):
+    attempt_number = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True, help_text="Empty: not sent yet")
+    outcome = serializers.CharField()
+    response_status = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    ambiguous = serializers.BooleanField(help_text="Braze may have applied it (timeout, reset)")
+    batch_size = serializers.IntegerField(allow_null=True, help_text="Records in that request")
+    manual = serializers.BooleanField(help_text="Replayed by a person")
+
+
+class DeliveryDetailSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="True once delivered")
+    delivery_id = serializers.UUIDField()
+    status = serializers.CharField(
+        help_text="pending, in_flight, retrying, delivered, failed, dead, rejected"
+    )
+    reason = serializers.CharField(allow_blank=True, help_text="Why it failed or is retrying")
+    mapping_set = serializers.CharField()
+    external_id = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    skipped_attributes = serializers.JSONField()
+    sent = serializers.JSONField(allow_null=True)
+    attempts = AttemptSerializer(many=True)
 
 
 class CheckSerializer(serializers.Serializer):

@@ -4,8 +4,8 @@ import json
 from typing import Any
 
 from mappings.api.errors import error_body
-from mappings.models import DeliveryAttempt
-from mappings.models.audit import DeliveryStatus
+from mappings.models import Delivery, DeliveryAttempt
+from mappings.models.audit import OPEN_STATUSES, DeliveryStatus
 from mappings.services.delivery import IngestResult
 from mappings.services.mapping import MappingResult
 
@@ -52,8 +52,20 @@ def _rejection(result: IngestResult) -> tuple[dict[str, Any], int]:
     return {**body, "status": result.delivery.status, "delivery_id": str(result.delivery.pk)}, 422
 
 
+def _queued(result: IngestResult, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    # Stored and certain to be retried: success (the flow may go on), status says it is not
+    # in Braze yet. "accepted" = async, not tried yet; "queued" = tried, Braze could not take it.
+    tried = result.attempt is not None and result.attempt.sent_at is not None
+    body["status"] = "queued" if tried or result.mode == "sync" else "accepted"
+    if not tried:
+        body.pop("braze")
+    return body, 202
+
+
 def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:
     """The JSON body and HTTP status answered for one ingest."""
+    if result.stored_answer is not None:
+        return result.stored_answer
     delivery = result.delivery
     if delivery.status == DeliveryStatus.REJECTED:
         return _rejection(result)
@@ -67,7 +79,45 @@ def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:
     }
     if result.mapping.problems:  # the drop_field policy sent the record without these fields
         body["problems"] = [problem.as_dict() for problem in result.mapping.problems]
+    if delivery.skipped_attributes:
+        body["skipped_attributes"] = delivery.skipped_attributes
     if delivered:
         return body, 200
+    if delivery.status in OPEN_STATUSES:
+        body["success"] = True
+        return _queued(result, body)
     body["error"] = {"code": "braze_failed", "message": delivery.reason}
     return body, 502
+
+
+def _attempt(attempt: DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "attempt_number": attempt.attempt_number,
+        "created_at": attempt.created_at,
+        "sent_at": attempt.sent_at,
+        "outcome": attempt.outcome,
+        "response_status": attempt.response_status,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+        "ambiguous": attempt.ambiguous,
+        "batch_size": attempt.batch_size,
+        "manual": attempt.triggered_by_id is not None,
+    }
+
+
+def delivery_detail(delivery: Delivery) -> dict[str, Any]:
+    """A delivery's state and attempts, for ``GET /api/v1/deliveries/<id>/``."""
+    return {
+        "success": delivery.status == DeliveryStatus.DELIVERED,
+        "delivery_id": str(delivery.pk),
+        "status": delivery.status,
+        "reason": delivery.reason,
+        "mapping_set": delivery.mapping_set.slug,
+        "external_id": delivery.external_id,
+        "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+        "next_attempt_at": delivery.next_attempt_at,
+        "skipped_attributes": delivery.skipped_attributes,
+        "sent": delivery.braze_payload,
+        "attempts": [_attempt(a) for a in delivery.attempts.order_by("attempt_number")],
+    }

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from mappings.api.views import IngestView, PreviewView
+from mappings.api.views import DeliveryView, IngestView, PreviewView
 
 app_name = "api"
 
 urlpatterns = [
     path("ingest/<slug:slug>/", IngestView.as_view(), name="ingest"),
     path("ingest/<slug:slug>/preview/", PreviewView.as_view(), name="ingest-preview"),
+    path("deliveries/<uuid:delivery_id>/", DeliveryView.as_view(), name="delivery"),
 ]

@@ -10,9 +10,13 @@ from rest_framework.views import APIView
 
 from mappings.api import docs
 from mappings.api.errors import ApiError
-from mappings.api.serializers import ingest_response
-from mappings.models import MappingSet
+from mappings.api.serializers import delivery_detail, ingest_response
+from mappings.models import Delivery, MappingSet
+from mappings.models.audit import DeliveryStatus
 from mappings.services import delivery, health, preview
+
+MODE_HEADER = "X-Delivery-Mode"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def _mapping_set_for(client, slug: str) -> MappingSet:
@@ -28,15 +32,60 @@ def _mapping_set_for(client, slug: str) -> MappingSet:
     return mapping_set
 
 
+def _mode(request: Request) -> str | None:
+    """``?mode=sync|async`` or the ``X-Delivery-Mode`` header; none = the mapping set's mode."""
+    mode = request.query_params.get("mode") or request.headers.get(MODE_HEADER)
+    if mode and mode not in delivery.MODES:
+        raise ApiError(400, "invalid_mode", f"mode must be one of {', '.join(delivery.MODES)}")
+    return mode or None
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ApiError(
+            400,
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+        )
+    return key
+
+
 class IngestView(APIView):
-    """POST a conversation's JSON; it is mapped and sent to Braze /users/track."""
+    """POST a conversation's JSON; it is mapped, stored in the outbox and sent to Braze."""
 
     @docs.INGEST
     def post(self, request: Request, slug: str) -> Response:
         mapping_set = _mapping_set_for(request.user, slug)
         conversation = _conversation(request)
-        body, status = ingest_response(delivery.ingest(mapping_set, request.user, conversation))
-        return Response(body, status=status)
+        key = _idempotency_key(request)
+        try:
+            result = delivery.ingest(
+                mapping_set, request.user, conversation, mode=_mode(request), idempotency_key=key
+            )
+        except delivery.IdempotencyConflict as error:
+            raise ApiError(409, "idempotency_conflict", str(error)) from error
+        body, status = ingest_response(result)
+        stored = key and result.delivery.status != DeliveryStatus.REJECTED
+        if stored and result.stored_answer is None:
+            delivery.remember_answer(result.delivery, body, status)
+        headers = {"Idempotent-Replayed": "true"} if result.stored_answer else None
+        return Response(body, status=status, headers=headers)
+
+
+class DeliveryView(APIView):
+    """GET one delivery's state and attempts; only the API client that sent it may see it."""
+
+    @docs.DELIVERY
+    def get(self, request: Request, delivery_id) -> Response:
+        found = (
+            Delivery.objects.select_related("mapping_set")
+            .filter(pk=delivery_id, api_client=request.user)
+            .first()
+        )
+        if found is None:
+            raise ApiError(404, "unknown_delivery", f"No delivery {delivery_id} for this client")
+        return Response(delivery_detail(found))
 
 
 class ProbeView(APIView):

@@ -1,14 +1,21 @@
 """Models: configuration (what admins edit) and audit (what happened)."""
 
-from mappings.models.audit import Delivery, DeliveryAttempt
+from mappings.models.audit import (
+    DeliveredAttributes,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryGate,
+)
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.discovery import SeenPath
 
 __all__ = [
     "ApiClient",
     "BrazeCredential",
+    "DeliveredAttributes",
     "Delivery",
     "DeliveryAttempt",
+    "DeliveryGate",
     "Environment",
     "FieldMapping",
     "MappingSet",

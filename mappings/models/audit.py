@@ -61,6 +61,19 @@ class Delivery(models.Model):
         null=True, blank=True, help_text="The mapped /users/track body"
     )
     problems = models.JSONField(default=list, blank=True)
+    skipped_attributes = models.JSONField(
+        default=list, blank=True, help_text="Attributes left out: unchanged since last delivered"
+    )
+    # The outbox: when a worker may try next, and who holds it while in flight.
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Idempotency: the request's fingerprint and the answer given, replayed for a repeat.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    answer_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Text, not JSON: PostgreSQL's jsonb reorders keys, and a repeat must get the same bytes.
+    answer_body = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -82,6 +95,22 @@ class Delivery(models.Model):
             models.Index(
                 fields=["status", "-created_at", "-id"], name="delivery_status_newest_idx"
             ),
+            # The delivery engine's own lookups: due work per environment, one user's order.
+            models.Index(
+                fields=["environment", "status", "next_attempt_at"], name="delivery_due_idx"
+            ),
+            models.Index(
+                fields=["environment", "external_id", "created_at"], name="delivery_user_order_idx"
+            ),
+            models.Index(fields=["lease_token"], name="delivery_lease_idx"),
+        ]
+        constraints = [
+            # Concurrent repeats of one key collide here, so only one reaches Braze.
+            models.UniqueConstraint(
+                fields=["api_client", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="unique_idempotency_key_per_client",
+            )
         ]
 
     def __str__(self) -> str:
@@ -105,6 +134,17 @@ class DeliveryAttempt(models.Model):
         max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the request left; empty = not sent yet"
+    )
+    batch_id = models.UUIDField(
+        null=True, blank=True, db_index=True, help_text="Attempts sent in the same HTTP request"
+    )
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
+    ambiguous = models.BooleanField(
+        default=False,
+        help_text="Timeout, reset or worker lost mid-request: Braze may have applied it",
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -140,3 +180,43 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.attempt_number} {self.url} → {self.response_status or self.outcome}"
+
+
+class DeliveryGate(models.Model):
+    """Per-environment traffic state shared by every worker: 429 waits and credential pauses.
+
+    Kept apart from Environment so frequent updates never touch configuration or its history.
+    """
+
+    environment = models.OneToOneField(
+        Environment, on_delete=models.CASCADE, related_name="delivery_gate"
+    )
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    paused_reason = models.TextField(
+        blank=True, help_text="Set on 401/403/404; cleared when the environment or key is saved"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.environment} gate"
+
+
+class DeliveredAttributes(models.Model):
+    """Digests of the attribute values last delivered per user, for the opt-in dedup of
+    unchanged values (digests, not values: see dispatch.value_digest)."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=987)
+    values = models.JSONField(default=dict, help_text="Attribute name -> SHA-256 of its value")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "external_id"], name="unique_delivered_attributes_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment_id}:{self.external_id}"

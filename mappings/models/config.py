@@ -145,6 +145,18 @@ class MappingSet(TimestampedModel):
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Goes up on every change to the set or its rows"
     )
+    delivery_mode = models.CharField(
+        max_length=10,
+        choices=[("sync", "Sync: wait for Braze"), ("async", "Async: answer 202 at once")],
+        default="sync",
+        help_text="Sync answers delivered/failed/queued within a time budget (for flows that "
+        "branch); async answers 202 at once and batches. A request may override it (?mode=).",
+    )
+    dedup_unchanged_attributes = models.BooleanField(
+        default=False,
+        help_text="Skip attributes whose value was already delivered for that user "
+        "(saves Braze data points); skipped attributes are logged on the delivery",
+    )
     history = HistoricalRecords()
 
     class Meta:

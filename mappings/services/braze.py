@@ -2,7 +2,9 @@
 
 It knows no models. It takes an endpoint, a key and a body, and returns a ``BrazeAnswer`` for a
 2xx, or raises ``BrazeError`` whose ``permanent`` flag says whether retrying could help
-(429, 5xx, timeouts and connection errors are transient; other 4xx are permanent).
+(429, 5xx, timeouts and connection errors are transient; other 4xx are permanent), and whose
+``ambiguous`` flag says whether Braze may have applied the request anyway (a read timeout or a
+connection dropped after the request was sent).
 """
 
 import threading
@@ -12,6 +14,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import NewConnectionError
 
 _local = threading.local()
 
@@ -42,10 +45,18 @@ class BrazeAnswer:
 
 
 class BrazeError(Exception):
-    def __init__(self, message: str, *, permanent: bool, answer: BrazeAnswer | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        answer: BrazeAnswer | None = None,
+        ambiguous: bool = False,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.answer = answer
+        self.ambiguous = ambiguous
 
     @property
     def status(self) -> int | None:
@@ -77,24 +88,39 @@ def _is_transient(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def track_users(endpoint: str, api_key: str, body: dict[str, Any]) -> BrazeAnswer:
+def _never_sent(error: requests.RequestException) -> bool:
+    """True when the connection was never made, so Braze cannot have seen the request."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def track_users(
+    endpoint: str, api_key: str, body: dict[str, Any], *, read_timeout: float | None = None
+) -> BrazeAnswer:
     """POST ``body`` to ``{endpoint}/users/track``. Raises ``BrazeError`` unless Braze says 2xx."""
     started = time.monotonic()
+    read = settings.BRAZE_READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout
     try:
         response = _session().post(
             f"{endpoint}/users/track",
             json=body,
             headers={"Authorization": f"Bearer {api_key}"},
-            timeout=(settings.BRAZE_CONNECT_TIMEOUT_SECONDS, settings.BRAZE_READ_TIMEOUT_SECONDS),
+            timeout=(settings.BRAZE_CONNECT_TIMEOUT_SECONDS, read),
             allow_redirects=False,
         )
     except requests.Timeout as error:
         raise BrazeError(
-            f"Braze did not answer in time: {type(error).__name__}", permanent=False
+            f"Braze did not answer in time: {type(error).__name__}",
+            permanent=False,
+            ambiguous=not _never_sent(error),
         ) from error
     except requests.RequestException as error:
         raise BrazeError(
-            f"Could not reach Braze: {type(error).__name__}", permanent=False
+            f"Could not reach Braze: {type(error).__name__}",
+            permanent=False,
+            ambiguous=not _never_sent(error),
         ) from error
     answer = _answer(response, started)
     if 200 <= answer.status < 300:

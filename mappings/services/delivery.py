@@ -1,51 +1,130 @@
-"""Delivery: turn an accepted conversation into Braze calls, recording each in the audit log.
+"""Delivery: accept a conversation into the outbox, then deliver it now (sync) or later (async).
 
-The Delivery and its first attempt row are committed before Braze is called, and the attempt is
-updated after, so a crash mid-call leaves a pending attempt to investigate, never nothing. No
-database transaction is held open across the HTTP call.
+An accepted ingest is written, with its mapped Braze body and its first attempt row, in one
+transaction before any Braze call; the API answers only after that commit. From there the
+Delivery row is the record of truth (mappings/services/outbox.py); workers send it
+(dispatch.py), in batches for async mode. Sync mode sends it from the request itself within
+``DELIVERY_SYNC_BUDGET_SECONDS`` and answers ``queued`` when Braze cannot take it in time.
+
+Idempotency (``Idempotency-Key``): the first answer is stored on the delivery and returned for
+a repeat within ``DELIVERY_IDEMPOTENCY_TTL_SECONDS``; a unique constraint per client and key
+makes concurrent repeats collide, so only one reaches Braze. A request that fails validation
+stores nothing for its key.
 """
 
-import logging
+import hashlib
+import json
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from mappings.encryption import SecretDecryptionError
-from mappings.models import ApiClient, BrazeCredential, Delivery, DeliveryAttempt, MappingSet
-from mappings.models.audit import REPLAYABLE_STATUSES, AttemptOutcome, DeliveryStatus
-from mappings.services import braze, discovery
+from mappings.models import ApiClient, DeliveredAttributes, Delivery, DeliveryAttempt, MappingSet
+from mappings.models.audit import REPLAYABLE_STATUSES, DeliveryStatus
+from mappings.services import discovery, dispatch, outbox, worker
 from mappings.services.mapping import MappingResult
 
-logger = logging.getLogger(__name__)
+MODES = ("sync", "async")
+_POLL_SECONDS = 0.02
 
 
 class NotReplayable(Exception):
     """Only failed or dead deliveries can be replayed."""
 
 
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     delivery: Delivery
-    mapping: MappingResult
+    mapping: MappingResult | None
     attempt: DeliveryAttempt | None = None
+    mode: str = "sync"
+    stored_answer: tuple[dict[str, Any], int] | None = None  # a repeat of an Idempotency-Key
 
 
 def ingest(
-    mapping_set: MappingSet, api_client: ApiClient | None, conversation: Any
+    mapping_set: MappingSet,
+    api_client: ApiClient | None,
+    conversation: Any,
+    *,
+    mode: str | None = None,
+    idempotency_key: str = "",
 ) -> IngestResult:
-    """Map one conversation and deliver it to Braze now, logging everything."""
+    """Map one conversation, store it in the outbox, and deliver it per the mode."""
+    mode = mode or mapping_set.delivery_mode
+    fingerprint = _fingerprint(mapping_set, conversation)
+    if idempotency_key:
+        earlier = _earlier(api_client, idempotency_key)
+        if earlier is not None:
+            return _repeat(earlier, fingerprint, mode)
     mapping = mapping_set.compiled().run(conversation)
     discovery.record(mapping_set, conversation)
     if not mapping.ok:
         return IngestResult(
-            _record_rejection(mapping_set, api_client, conversation, mapping), mapping
+            _record_rejection(mapping_set, api_client, conversation, mapping), mapping, mode=mode
         )
-    delivery, attempt = _record_accepted(mapping_set, api_client, conversation, mapping)
-    _send(delivery, attempt)
-    return IngestResult(delivery, mapping, attempt)
+    try:
+        delivery, attempt = _record_accepted(
+            mapping_set, api_client, conversation, mapping, idempotency_key, fingerprint, mode
+        )
+    except IntegrityError:  # a concurrent request with the same key committed first
+        earlier = _earlier(api_client, idempotency_key)
+        if earlier is None:
+            raise
+        return _repeat(earlier, fingerprint, mode)
+    if attempt is not None and mode == "sync":
+        _deliver_within_budget(delivery)
+        delivery.refresh_from_db()
+        attempt.refresh_from_db()
+    # Async answers with the state as committed: a worker may already be sending it.
+    return IngestResult(delivery, mapping, attempt, mode=mode)
+
+
+def remember_answer(delivery: Delivery, body: dict[str, Any], status: int) -> None:
+    """Keep the answer given, so a repeat of the same Idempotency-Key gets it back."""
+    text = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False)
+    Delivery.objects.filter(pk=delivery.pk).update(answer_body=text, answer_status=status)
+
+
+def _fingerprint(mapping_set: MappingSet, conversation: Any) -> str:
+    canonical = json.dumps(
+        [mapping_set.slug, conversation], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _earlier(api_client: ApiClient | None, key: str) -> Delivery | None:
+    if api_client is None:
+        return None
+    cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_IDEMPOTENCY_TTL_SECONDS)
+    keyed = Delivery.objects.filter(api_client=api_client, idempotency_key=key)
+    # Past the window a key is free again: the old row keeps its audit data, not the key.
+    keyed.filter(created_at__lt=cutoff).update(idempotency_key="")
+    return keyed.filter(created_at__gte=cutoff).first()
+
+
+def _repeat(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:
+    if earlier.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request body or mapping set"
+        )
+    # The first request may still be answering (a concurrent repeat): wait for its answer.
+    deadline = time.monotonic() + settings.DELIVERY_SYNC_BUDGET_SECONDS
+    while not earlier.answer_body and time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS)
+        earlier.refresh_from_db()
+    answer = (
+        (json.loads(earlier.answer_body), earlier.answer_status) if earlier.answer_body else None
+    )
+    return IngestResult(earlier, None, earlier.attempts.first(), mode=mode, stored_answer=answer)
 
 
 def _record_rejection(
@@ -64,12 +143,38 @@ def _record_rejection(
     )
 
 
+def unchanged_attributes(mapping_set: MappingSet, mapping: MappingResult) -> list[str]:
+    """Attributes whose value was already delivered for this user (opt-in per mapping set)."""
+    if not mapping_set.dedup_unchanged_attributes or not mapping.external_id:
+        return []
+    state = DeliveredAttributes.objects.filter(
+        environment_id=mapping_set.environment_id, external_id=mapping.external_id
+    ).first()
+    if state is None:
+        return []
+    skipped = []
+    for obj in mapping.payload.get("attributes") or []:
+        for name, value in obj.items():
+            if name in dispatch.IDENTIFIER_KEYS or isinstance(value, dict):
+                continue  # operations like {"inc": 1} are never "unchanged"
+            if state.values.get(name) == dispatch.value_digest(value):
+                skipped.append(name)
+    return skipped
+
+
 @transaction.atomic
 def _record_accepted(
-    mapping_set: MappingSet, api_client: ApiClient | None, conversation: Any, mapping: MappingResult
-) -> tuple[Delivery, DeliveryAttempt]:
+    mapping_set: MappingSet,
+    api_client: ApiClient | None,
+    conversation: Any,
+    mapping: MappingResult,
+    idempotency_key: str,
+    fingerprint: str,
+    mode: str,
+) -> tuple[Delivery, DeliveryAttempt | None]:
     environment = mapping_set.environment
-    delivery = Delivery.objects.create(
+    skipped = unchanged_attributes(mapping_set, mapping)
+    delivery = Delivery(
         mapping_set=mapping_set,
         environment=environment,
         api_client=api_client,
@@ -79,93 +184,72 @@ def _record_accepted(
         mapping_version=mapping_set.version,
         # With the drop_field policy the record is sent without its unusable fields; why is here.
         problems=[problem.as_dict() for problem in mapping.problems],
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        skipped_attributes=skipped,
+        next_attempt_at=timezone.now(),
     )
+    outgoing = dispatch.outgoing_payload(delivery)
+    if not dispatch.has_objects(outgoing):
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.next_attempt_at = None
+        delivery.reason = "Nothing to send: every attribute is unchanged since last delivered"
+        delivery.save()
+        return delivery, None
+    delivery.attempt_count = 1
+    delivery.save()
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery,
         environment=environment,
         mapping_set=mapping_set,
         url=environment.users_track_url,
-        request_body=mapping.payload,
+        request_body=outgoing,
     )
+    if mode == "async":
+        worker.notify(environment.pk)
     return delivery, attempt
 
 
+def _deliver_within_budget(delivery: Delivery) -> None:
+    """Send it from this request if it is due; otherwise leave it to a worker, waiting a while."""
+    deadline = time.monotonic() + settings.DELIVERY_SYNC_BUDGET_SECONDS
+    token = outbox.claim_one(delivery)
+    if token is not None:
+        dispatch.send_claimed(token, outbox.held(token), deadline=deadline)
+        return
+    # An older delivery of the same user is still open: it must reach Braze first.
+    worker.notify(delivery.environment_id)
+    while time.monotonic() < deadline:
+        status = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True).get()
+        if status not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT):
+            return
+        time.sleep(_POLL_SECONDS)
+
+
 def replay(delivery: Delivery, *, triggered_by=None) -> DeliveryAttempt:
-    """Send a failed or dead delivery's stored Braze body again, as a new logged attempt."""
-    if delivery.status not in REPLAYABLE_STATUSES:
-        raise NotReplayable(f"A {delivery.status} delivery cannot be replayed")
+    """Queue a failed or dead delivery again, as a new attempt logged with the user.
+
+    The worker path sends it (the attempt row is written now and completed when sent).
+    """
     with transaction.atomic():
-        last = delivery.attempts.aggregate(last=Max("attempt_number"))["last"] or 0
+        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        if delivery.status not in REPLAYABLE_STATUSES:
+            raise NotReplayable(f"A {delivery.status} delivery cannot be replayed")
         attempt = DeliveryAttempt.objects.create(
             delivery=delivery,
-            attempt_number=last + 1,
-            environment=delivery.environment,
-            mapping_set=delivery.mapping_set,
+            attempt_number=delivery.attempt_count + 1,
+            environment_id=delivery.environment_id,
+            mapping_set_id=delivery.mapping_set_id,
             url=delivery.environment.users_track_url,
-            request_body=delivery.braze_payload,
+            request_body=dispatch.outgoing_payload(delivery),
             triggered_by=triggered_by,
         )
+        delivery.attempt_count += 1
         delivery.status = DeliveryStatus.PENDING
         delivery.reason = ""
-        delivery.save(update_fields=["status", "reason", "updated_at"])
-    _send(delivery, attempt)
-    return attempt
-
-
-def _api_key(delivery: Delivery) -> str:
-    try:
-        return delivery.environment.credential.api_key()
-    except BrazeCredential.DoesNotExist as error:
-        raise braze.BrazeError(
-            f"Environment '{delivery.environment}' has no Braze API key configured", permanent=True
-        ) from error
-    except SecretDecryptionError as error:
-        raise braze.BrazeError(str(error), permanent=True) from error
-
-
-def _send(delivery: Delivery, attempt: DeliveryAttempt) -> None:
-    try:
-        api_key = _api_key(delivery)
-        answer = braze.track_users(
-            delivery.environment.rest_endpoint, api_key, attempt.request_body
+        delivery.next_attempt_at = timezone.now()
+        delivery.save(
+            update_fields=["attempt_count", "status", "reason", "next_attempt_at", "updated_at"]
         )
-    except braze.BrazeError as error:
-        _record_failure(delivery, attempt, error)
-        return
-    _record_answer(delivery, attempt, answer)
-
-
-def _truncate(text: str) -> str:
-    return text[: settings.AUDIT_RESPONSE_MAX_CHARS]
-
-
-def _record_failure(delivery: Delivery, attempt: DeliveryAttempt, error: braze.BrazeError) -> None:
-    logger.warning("Braze call failed for delivery %s: %s", delivery.pk, error)
-    answer = error.answer
-    attempt.outcome = AttemptOutcome.FAILED
-    attempt.error = str(error)
-    attempt.response_status = answer.status if answer else None
-    attempt.response_body = _truncate(answer.text) if answer else ""
-    attempt.duration_ms = answer.duration_ms if answer else None
-    attempt.save(
-        update_fields=["outcome", "error", "response_status", "response_body", "duration_ms"]
-    )
-    delivery.status = DeliveryStatus.FAILED
-    delivery.reason = str(error)
-    delivery.save(update_fields=["status", "reason", "updated_at"])
-
-
-def _record_answer(delivery: Delivery, attempt: DeliveryAttempt, answer: braze.BrazeAnswer) -> None:
-    # One conversation is one object per array, so any error entry means this record was refused.
-    rejected = answer.errors
-    attempt.outcome = AttemptOutcome.PARTIAL if rejected else AttemptOutcome.SUCCESS
-    attempt.response_status = answer.status
-    attempt.response_body = _truncate(answer.text)
-    attempt.duration_ms = answer.duration_ms
-    attempt.error = "; ".join(str(item.get("type", item)) for item in rejected)
-    attempt.save(
-        update_fields=["outcome", "response_status", "response_body", "duration_ms", "error"]
-    )
-    delivery.status = DeliveryStatus.FAILED if rejected else DeliveryStatus.DELIVERED
-    delivery.reason = f"Braze rejected the record: {attempt.error}" if rejected else ""
-    delivery.save(update_fields=["status", "reason", "updated_at"])
+        worker.notify(delivery.environment_id)
+    return attempt

@@ -1,0 +1,294 @@
+"""Delivery stage benchmark: drain 10,000 deliveries from the outbox vs one call per conversation.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench \
+        .venv/bin/python bench/delivery_drain.py
+
+Options: --size N (default 10000), --rounds R (default 3), --workers W (default 2).
+The database named in DATABASE_URL is created if missing and migrated. A local fake Braze runs
+as its own process. Each round, alternating:
+- project: N accepted deliveries are put in the outbox (not timed), then W worker threads drain
+  it (claim, pack up to 75 objects per request, send, record every attempt);
+- baseline: the partner page's approach over the same payloads: one synchronous /users/track
+  call per conversation.
+Prints medians and ratios, and rewrites its section of docs/benchmarks.md.
+"""
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
+os.environ.setdefault("DELIVERY_EMBEDDED_WORKER", "false")
+os.environ.setdefault("LOG_LEVEL", "ERROR")
+
+import django  # noqa: E402
+
+FIRST = ["Zoë", "José", "Ana-María", "Jürgen", "Łukasz", "Siobhán", "Nguyễn", "أحمد", "Chloé"]
+CITY = ["Lisbon", "São Paulo", "München", "Kraków", "Reykjavík", "東京", None]
+PHONES = ["+1 (415) 555-2671", "0044 20 7946 0958", "+49 30 901820", "555.123.4567", ""]
+API_KEY = "bench-key-0000-aaaa"
+MARK_START = "<!-- bench:delivery-drain:start -->"
+MARK_END = "<!-- bench:delivery-drain:end -->"
+
+
+def conversations(size: int) -> list[dict]:
+    rng = random.Random(7)
+    out = []
+    for n in range(size):
+        answers = {"city": rng.choice(CITY), "phone": rng.choice(PHONES)}
+        if rng.random() < 0.3:
+            answers.pop("phone")  # optional fields missing
+        out.append(
+            {
+                "session": {"id": f"s-{n}", "started": "2026-11-20T10:15:00Z"},
+                "user": {
+                    "id": f"user-{n}",
+                    "profile": {"email": f"user{n}@example.com", "first_name": rng.choice(FIRST)},
+                },
+                "answers": answers,
+                "transcript": [{"from": "bot", "text": "Hi!"}, {"from": "user", "text": "Olá"}],
+            }
+        )
+    return out
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    if not url.startswith("postgres"):
+        return
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def start_fake() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "mappings.fake_braze", "--port", "0", "--api-key", API_KEY],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    return process, re.search(r"http://\S+", line).group(0)
+
+
+def clear_received(url: str) -> int:
+    import requests
+
+    return requests.delete(f"{url}/_fake/received", timeout=30).json()["deleted"]
+
+
+def setup_config(url: str):
+    from mappings.models import BrazeCredential, Environment, FieldMapping, MappingSet
+
+    environment, _ = Environment.objects.update_or_create(
+        name="bench", defaults={"rest_endpoint": url}
+    )
+    credential = BrazeCredential.objects.filter(environment=environment).first()
+    credential = credential or BrazeCredential(environment=environment)
+    credential.set_api_key(API_KEY)
+    credential.save()
+    mapping_set, _ = MappingSet.objects.update_or_create(
+        slug="bench",
+        defaults={"name": "Bench", "environment": environment, "identifier_source_path": "user.id"},
+    )
+    mapping_set.rows.all().delete()
+    rows = [("user.profile.email", "email"), ("user.profile.first_name", "first_name"),
+            ("answers.city", "home_city"), ("answers.phone", "phone")]  # fmt: skip
+    for position, (source, target) in enumerate(rows):
+        FieldMapping.objects.create(
+            mapping_set=mapping_set, position=position, source_path=source, target_attribute=target
+        )
+    return mapping_set
+
+
+def fill_outbox(mapping_set, payloads: list[dict]) -> None:
+    """Accepted deliveries with their first attempt row, as ingest leaves them (not timed)."""
+    from django.utils import timezone
+
+    from mappings.models import Delivery, DeliveryAttempt
+
+    DeliveryAttempt.objects.all().delete()
+    Delivery.objects.all().delete()
+    now = timezone.now()
+    deliveries = [
+        Delivery(
+            mapping_set=mapping_set,
+            environment=mapping_set.environment,
+            external_id=ext,
+            received_payload=conv,
+            braze_payload=payload,
+            mapping_version=1,
+            attempt_count=1,
+            next_attempt_at=now,
+        )
+        for conv, payload, ext in payloads
+    ]
+    Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                delivery=d,
+                environment=mapping_set.environment,
+                mapping_set=mapping_set,
+                url=mapping_set.environment.users_track_url,
+                request_body=d.braze_payload,
+            )
+            for d in deliveries
+        ],
+        batch_size=1000,
+    )
+
+
+def run_project(workers: int) -> float:
+    from django.db import connection
+
+    from mappings.services import worker
+
+    def drain() -> None:
+        try:
+            worker.drain_all(max_seconds=600)
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=drain) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def run_baseline(url: str, payloads: list[dict]) -> float:
+    from mappings.services import braze
+
+    started = time.perf_counter()
+    for _, payload, _ in payloads:
+        braze.track_users(url, API_KEY, payload)
+    return time.perf_counter() - started
+
+
+def versions() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            db = f"PostgreSQL {cursor.fetchone()[0]}"
+        else:
+            cursor.execute("select sqlite_version()")
+            db = f"SQLite {cursor.fetchone()[0]}"
+    return f"Python {platform.python_version()}, {db}, nproc {os.cpu_count()}"
+
+
+def write_docs(text: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = f"{MARK_START}\n{text}\n{MARK_END}"
+    if MARK_START in current:
+        current = re.sub(
+            re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: section, current,
+            flags=re.S,
+        )  # fmt: skip
+    else:
+        current = current.rstrip() + "\n\n" + section + "\n"
+    path.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
+    args = parser.parse_args()
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bridge_bench")
+    ensure_database()
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from mappings.services.mapping import build_payload
+
+    call_command("migrate", verbosity=0)
+    fake, url = start_fake()
+    try:
+        mapping_set = setup_config(url)
+        spec = mapping_set.to_spec()
+        payloads = []
+        for conv in conversations(args.size):
+            result = build_payload(spec, conv)
+            payloads.append((conv, result.payload, result.external_id))
+        objects = sum(len(p.get("attributes", [])) for _, p, _ in payloads)
+        project, baseline, project_requests, baseline_requests = [], [], [], []
+        fill_outbox(mapping_set, payloads[: min(500, args.size)])  # warm-up
+        run_project(args.workers)
+        run_baseline(url, payloads[:200])
+        clear_received(url)
+        for _ in range(args.rounds):
+            fill_outbox(mapping_set, payloads)
+            project.append(args.size / run_project(args.workers))
+            project_requests.append(clear_received(url))
+            baseline.append(args.size / run_baseline(url, payloads))
+            baseline_requests.append(clear_received(url))
+    finally:
+        fake.terminate()
+        fake.wait()
+    limit = settings.DELIVERY_BATCH_MAX_OBJECTS
+    ideal = math.ceil(objects / limit)
+    p_rate, b_rate = statistics.median(project), statistics.median(baseline)
+    p_req, b_req = statistics.median(project_requests), statistics.median(baseline_requests)
+    table = "\n".join(
+        [
+            "| approach | records/s (median) | Braze requests | requests per 1,000 records |",
+            "|---|---|---|---|",
+            f"| outbox drained by {args.workers} workers, batched | {p_rate:,.0f} | {p_req:,.0f} "
+            f"| {p_req * 1000 / args.size:.1f} |",
+            f"| baseline: one sync call per conversation | {b_rate:,.0f} | {b_req:,.0f} "
+            f"| {b_req * 1000 / args.size:.1f} |",
+        ]
+    )
+    summary = (
+        f"Throughput ratio project/baseline: {p_rate / b_rate:.1f}x. "
+        f"Requests: {p_req:.0f} for {objects:,} objects, ideal ceil(objects/{limit}) = {ideal} "
+        f"(+{(p_req - ideal) * 100 / ideal:.1f}%)."
+    )
+    print(table)
+    print(summary)
+    if args.no_docs:
+        return
+    write_docs(
+        f"## Delivery stage: draining the outbox\n\n"
+        f"`DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench "
+        f".venv/bin/python bench/delivery_drain.py` "
+        f"(size {args.size:,}, {args.rounds} rounds, medians; run "
+        f"{datetime.date.today().isoformat()}; {versions()}).\n\n"
+        f"{table}\n\n{summary}\n\n"
+        "Goals: >= 5,000 records/s drained; requests = ceil(objects / limit) + at most 5%.\n"
+        "What limits it: one CPU-bound Python process per side on a shared 2-core machine; per "
+        "request the worker makes ~6 database round trips (claim, attempt stamps, outcome "
+        "updates) and the fake Braze validates 75 objects in Python. The baseline is bound by one "
+        "HTTP round trip per record. More worker processes (Celery) scale the project side until "
+        "the database or Braze's rate limit (3,000 requests / 3 s = 75,000 records/s per "
+        "workspace at 75 objects per request) is the bound.\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+"""Sending leased deliveries: pack them into requests, call Braze, record each record's outcome.
+
+One attempt row per delivery per request, written (with ``sent_at`` and the shared ``batch_id``)
+before the call and completed after it. Outcomes, by Braze's answer:
+- 2xx: delivered, except the objects named in ``errors`` (their deliveries fail, alone);
+- 429: wait as the rate-limit headers say (the whole environment waits), then retry;
+- 5xx, timeouts, connection errors: exponential backoff with jitter, then ``dead``;
+- 401/403/404 (or no usable key): a credential problem: those deliveries fail, the environment
+  is paused (its other deliveries wait, parked) until its key or endpoint is saved again;
+- other 4xx: failed with Braze's message, never retried.
+"""
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from mappings.encryption import SecretDecryptionError
+from mappings.models import BrazeCredential, DeliveredAttributes, Delivery, DeliveryAttempt
+from mappings.models.audit import AttemptOutcome, DeliveryStatus
+from mappings.services import braze, outbox, rate_limit
+from mappings.services.batching import Batch, Item, errors_by_key, pack
+from mappings.services.retry_policy import Backoff, gives_up, rate_limit_wait
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_STATUSES = (401, 403, 404)
+IDENTIFIER_KEYS = ("external_id", "user_alias", "braze_id", "_update_existing_only")
+
+
+def value_digest(value) -> str:
+    """What the dedup of unchanged attributes keeps per attribute: a digest, never the value,
+    so this table holds no personal data (emails, phones) beyond the audit log's."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# A worker sleeps through short waits (rate-limit window, short 429); longer ones go back to
+# the queue so the worker can serve other environments.
+MAX_INLINE_WAIT_SECONDS = 1.0
+
+
+class _Stop(Exception):
+    """The environment cannot take more requests now: give the rest of the claim back."""
+
+    def __init__(self, until: datetime):
+        self.until = until
+
+
+@dataclass
+class _Claim:
+    token: uuid.UUID
+    deliveries: dict[Hashable, Delivery]
+    attempts: dict[Hashable, DeliveryAttempt]
+    deadline: float | None  # time.monotonic() limit (sync mode)
+    renewed_at: float = 0.0
+
+    def keep_lease(self) -> None:
+        """Extend the lease once a third of it has passed (not per request: it costs a write)."""
+        if time.monotonic() - self.renewed_at > settings.DELIVERY_LEASE_SECONDS / 3:
+            outbox.renew(self.token)
+            self.renewed_at = time.monotonic()
+
+
+def backoff() -> Backoff:
+    return Backoff(settings.DELIVERY_BACKOFF_BASE_SECONDS, settings.DELIVERY_BACKOFF_MAX_SECONDS)
+
+
+def outgoing_payload(delivery: Delivery) -> dict:
+    """The delivery's Braze body minus the attributes skipped as unchanged."""
+    payload = dict(delivery.braze_payload or {})
+    skipped = set(delivery.skipped_attributes or [])
+    if not skipped or not payload.get("attributes"):
+        return payload
+    kept = []
+    for obj in payload["attributes"]:
+        trimmed = {k: v for k, v in obj.items() if k not in skipped}
+        if set(trimmed) - set(IDENTIFIER_KEYS):
+            kept.append(trimmed)
+    if kept:
+        payload["attributes"] = kept
+    else:
+        payload.pop("attributes")
+    return payload
+
+
+def has_objects(payload: dict) -> bool:
+    return any(payload.get(kind) for kind in ("attributes", "events", "purchases"))
+
+
+def send_claimed(token: uuid.UUID, deliveries: list[Delivery], *, deadline: float | None = None):
+    """Send leased deliveries (all of one environment) to Braze, in order, in packed requests."""
+    if not deliveries:
+        return
+    claim = _Claim(
+        token,
+        {d.pk: d for d in deliveries},
+        _prepare_attempts(deliveries),
+        deadline=deadline,
+        renewed_at=time.monotonic(),
+    )
+    environment = deliveries[0].environment
+    items = [Item(pk, claim.attempts[pk].request_body) for pk in claim.deliveries]
+    batches = pack(
+        items,
+        limit=settings.DELIVERY_BATCH_MAX_OBJECTS,
+        mode=settings.DELIVERY_BATCH_LIMIT_MODE,
+    )
+    for position, batch in enumerate(batches):
+        try:
+            _wait_for_slot(environment.pk, deadline)
+            _send_batch(environment, claim, batch)
+        except _Stop as stop:
+            rest = [key for later in batches[position:] for key in later.keys]
+            _release(claim, rest, stop.until)
+            return
+
+
+def _prepare_attempts(deliveries: list[Delivery]) -> dict[Hashable, DeliveryAttempt]:
+    """The unsent attempt row of each delivery: the one written at ingest or replay, else new."""
+    pks = [d.pk for d in deliveries]
+    attempts = {
+        a.delivery_id: a
+        for a in DeliveryAttempt.objects.filter(
+            delivery_id__in=pks, sent_at__isnull=True, outcome=AttemptOutcome.PENDING
+        )
+    }
+    missing = [d for d in deliveries if d.pk not in attempts]
+    new = [
+        DeliveryAttempt(
+            delivery=d,
+            attempt_number=d.attempt_count + 1,
+            environment_id=d.environment_id,
+            mapping_set_id=d.mapping_set_id,
+            url=d.environment.users_track_url,
+            request_body=outgoing_payload(d),
+        )
+        for d in missing
+    ]
+    if new:
+        DeliveryAttempt.objects.bulk_create(new)
+        Delivery.objects.filter(pk__in=[d.pk for d in missing]).update(
+            attempt_count=F("attempt_count") + 1
+        )
+        for delivery in missing:
+            delivery.attempt_count += 1
+        attempts.update({a.delivery_id: a for a in new})
+    return attempts
+
+
+def _wait_for_slot(environment_id: int, deadline: float | None) -> None:
+    """Return when a request may go now; raise _Stop when it must wait longer (or is paused)."""
+    while True:
+        wait = outbox.gate_wait(environment_id)
+        if wait is None:  # paused on a credential problem: park until the key is fixed
+            raise _Stop(timezone.now())
+        if not wait:
+            wait = rate_limit.acquire(environment_id)
+        if not wait:
+            return
+        late = deadline is not None and time.monotonic() + wait > deadline
+        if late or wait > MAX_INLINE_WAIT_SECONDS:
+            raise _Stop(timezone.now() + timedelta(seconds=wait))
+        time.sleep(wait)
+
+
+def _release(claim: _Claim, keys: list[Hashable], until: datetime) -> None:
+    retried = [k for k in keys if claim.attempts[k].attempt_number > 1]
+    fresh = [k for k in keys if k not in retried]
+    outbox.release(claim.token, retried, next_attempt_at=until, status=DeliveryStatus.RETRYING)
+    outbox.release(claim.token, fresh, next_attempt_at=until, status=DeliveryStatus.PENDING)
+
+
+def _api_key(environment) -> str:
+    try:
+        return environment.credential.api_key()
+    except BrazeCredential.DoesNotExist as error:
+        raise braze.BrazeError(
+            f"Environment '{environment}' has no Braze API key configured", permanent=True
+        ) from error
+    except SecretDecryptionError as error:
+        raise braze.BrazeError(str(error), permanent=True) from error
+
+
+def _read_timeout(deadline: float | None) -> float:
+    if deadline is None:
+        return settings.BRAZE_READ_TIMEOUT_SECONDS
+    return max(0.1, min(settings.BRAZE_READ_TIMEOUT_SECONDS, deadline - time.monotonic()))
+
+
+def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
+    keys = batch.keys
+    attempt_ids = [claim.attempts[k].pk for k in keys]
+    DeliveryAttempt.objects.filter(pk__in=attempt_ids).update(
+        sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys)
+    )
+    claim.keep_lease()
+    try:
+        api_key = _api_key(environment)
+        answer = braze.track_users(
+            environment.rest_endpoint,
+            api_key,
+            batch.body,
+            read_timeout=_read_timeout(claim.deadline),
+        )
+    except braze.BrazeError as error:
+        with transaction.atomic():  # one commit for the outcome of the whole request
+            stop_until = _record_error(environment, claim, batch, error)
+        if stop_until is not None:
+            raise _Stop(stop_until) from error
+        return
+    with transaction.atomic():
+        _record_answer(environment, claim, batch, answer)
+
+
+def _truncate(text: str) -> str:
+    return text[: settings.AUDIT_RESPONSE_MAX_CHARS]
+
+
+def _describe(errors: list[dict]) -> str:
+    return "; ".join(
+        f"{err.get('input_array', '?')}[{err.get('index', '?')}]: {err.get('type', err)}"
+        for err in errors
+    )
+
+
+def _answer_fields(answer: braze.BrazeAnswer | None) -> dict:
+    if answer is None:
+        return {"response_status": None, "response_body": "", "duration_ms": None}
+    return {
+        "response_status": answer.status,
+        "response_body": _truncate(answer.text),
+        "duration_ms": answer.duration_ms,
+    }
+
+
+def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **extra) -> None:
+    Delivery.objects.filter(pk__in=keys, lease_token=claim.token).update(
+        status=status, reason=reason, lease_token=None, lease_expires_at=None, **extra
+    )
+
+
+def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.BrazeAnswer) -> None:
+    rejected = errors_by_key(batch, answer.errors)
+    accepted = [k for k in batch.keys if k not in rejected]
+    DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in accepted]).update(
+        outcome=AttemptOutcome.SUCCESS, error="", **_answer_fields(answer)
+    )
+    _finish(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
+    for key, errors in rejected.items():
+        _reject(claim, key, errors, answer)
+    outbox.record_success(environment.pk)
+    _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
+
+
+def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:
+    attempt = claim.attempts[key]
+    sent = sum(len(v) for k, v in attempt.request_body.items() if isinstance(v, list))
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+        outcome=AttemptOutcome.PARTIAL if len(errors) < sent else AttemptOutcome.FAILED,
+        error=_describe(errors),
+        **_answer_fields(answer),
+    )
+    reason = f"Braze rejected the record: {_describe(errors)}"
+    _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
+
+
+def _record_error(
+    environment, claim: _Claim, batch: Batch, error: braze.BrazeError
+) -> datetime | None:
+    """Record a failed request; returns until when the environment must not be called."""
+    logger.warning("Braze call failed for %s deliveries: %s", len(batch.keys), error)
+    keys = batch.keys
+    DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in keys]).update(
+        outcome=AttemptOutcome.FAILED,
+        error=str(error),
+        ambiguous=error.ambiguous,
+        **_answer_fields(error.answer),
+    )
+    status = error.status
+    if status in CREDENTIAL_STATUSES or (error.permanent and status is None):
+        return _park(environment, claim, keys, error)
+    if error.permanent:
+        _fail_permanently(claim, batch, error)
+        return None
+    return _schedule_retry(environment, claim, keys, error)
+
+
+def _park(environment, claim: _Claim, keys: list[Hashable], error: braze.BrazeError) -> datetime:
+    reason = (
+        f"Credential problem: {error}. The environment's deliveries are parked; fix its "
+        "Braze key or endpoint (saving it resumes them), then replay the failed ones."
+    )
+    outbox.pause(environment.pk, reason)
+    _finish(claim, keys, DeliveryStatus.FAILED, reason, next_attempt_at=None)
+    return timezone.now()
+
+
+def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> None:
+    per_key = errors_by_key(batch, error.answer.errors if error.answer else [])
+    for key in batch.keys:
+        own = per_key.get(key)
+        if own:
+            DeliveryAttempt.objects.filter(pk=claim.attempts[key].pk).update(error=_describe(own))
+        reason = f"Braze rejected the record: {_describe(own)}" if own else str(error)
+        _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
+
+
+def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -> datetime:
+    now = timezone.now()
+    failures = outbox.gate(environment.pk).consecutive_failures + 1
+    advertised = None
+    if error.status == 429 and error.answer is not None:
+        advertised = rate_limit_wait(error.answer.headers, time.time())
+    wait = advertised if advertised is not None else backoff().delay(failures)
+    until = now + timedelta(seconds=wait)
+    outbox.block(environment.pk, until, failed=error.status != 429)
+    dead, retry = [], []
+    for key in keys:
+        delivery = claim.deliveries[key]
+        age = (now - delivery.created_at).total_seconds()
+        limits = {
+            "max_attempts": settings.DELIVERY_MAX_ATTEMPTS,
+            "window_seconds": settings.DELIVERY_RETRY_WINDOW_SECONDS,
+        }
+        (dead if gives_up(delivery.attempt_count, age, **limits) else retry).append(key)
+    if dead:
+        reason = f"Gave up retrying: {error}"
+        _finish(claim, dead, DeliveryStatus.DEAD, reason, next_attempt_at=None)
+    own = max(wait, backoff().delay(min(claim.deliveries[k].attempt_count for k in keys)))
+    retry_at = now + timedelta(seconds=advertised if advertised is not None else own)
+    _finish(claim, retry, DeliveryStatus.RETRYING, str(error), next_attempt_at=retry_at)
+    return until
+
+
+def _remember_attributes(environment_id: int, delivered: list[Delivery], claim: _Claim) -> None:
+    """Keep the values just delivered, for mapping sets that skip unchanged attributes."""
+    changes: dict[str, dict] = {}
+    for delivery in delivered:
+        if not delivery.mapping_set.dedup_unchanged_attributes:
+            continue
+        for obj in claim.attempts[delivery.pk].request_body.get("attributes") or []:
+            values = {k: value_digest(v) for k, v in obj.items() if k not in IDENTIFIER_KEYS}
+            changes.setdefault(delivery.external_id, {}).update(values)
+    for external_id, values in changes.items():
+        state, _ = DeliveredAttributes.objects.get_or_create(
+            environment_id=environment_id, external_id=external_id
+        )
+        state.values = {**state.values, **values}
+        state.save(update_fields=["values", "updated_at"])

@@ -1,0 +1,188 @@
+"""The outbox: Delivery rows are the record of truth; workers lease them, the sweep takes back.
+
+A worker claims due rows of one environment by stamping them ``in_flight`` with its own lease
+token and an expiry. On PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so
+concurrent workers pass over each other's rows; on SQLite (one writer at a time) the UPDATE
+re-checks the claimable condition itself, an atomic compare-and-set. Either way a row is held by
+one token, and every later write filters on that token, so a worker whose lease was taken back
+cannot overwrite the new owner's outcome.
+
+Order per user: a delivery is claimable only when no older delivery of the same user in the same
+environment is still open, so one user's updates reach Braze in the order they arrived (R13).
+"""
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from mappings.models import Delivery, DeliveryAttempt, DeliveryGate
+from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
+
+WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+INTERRUPTED = "Interrupted: the worker was lost mid-request (Braze may have applied it)"
+
+
+def _older_open_for_same_user() -> Exists:
+    return Exists(
+        Delivery.objects.filter(
+            environment_id=OuterRef("environment_id"),
+            external_id=OuterRef("external_id"),
+            status__in=OPEN_STATUSES,
+            created_at__lt=OuterRef("created_at"),
+        )
+    )
+
+
+def claimable(now: datetime) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now).exclude(
+        _older_open_for_same_user()
+    )
+
+
+def _lease_fields(token: uuid.UUID, now: datetime) -> dict:
+    return {
+        "status": DeliveryStatus.IN_FLIGHT,
+        "lease_token": token,
+        "lease_expires_at": now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+        "updated_at": now,
+    }
+
+
+def _claim_ids(candidates: QuerySet[Delivery], limit: int, token: uuid.UUID, now) -> None:
+    ordered = candidates.order_by("next_attempt_at", "created_at")
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            ids = list(
+                ordered.select_for_update(skip_locked=True, of=("self",)).values_list(
+                    "pk", flat=True
+                )[:limit]
+            )
+            Delivery.objects.filter(pk__in=ids).update(**_lease_fields(token, now))
+        return
+    ids = list(ordered.values_list("pk", flat=True)[:limit])
+    # Compare-and-set: the UPDATE repeats the claimable condition, so a row another worker
+    # took between our SELECT and this UPDATE is left alone.
+    claimable(now).filter(pk__in=ids).update(**_lease_fields(token, now))
+
+
+def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery]]:
+    """Lease up to ``limit`` due deliveries of one environment, oldest first."""
+    token, now = uuid.uuid4(), timezone.now()
+    _claim_ids(claimable(now).filter(environment_id=environment_id), limit, token, now)
+    return token, held(token)
+
+
+def claim_one(delivery: Delivery) -> uuid.UUID | None:
+    """Lease this one delivery if it is due (sync mode sends it from the request)."""
+    token, now = uuid.uuid4(), timezone.now()
+    _claim_ids(claimable(now).filter(pk=delivery.pk), 1, token, now)
+    return token if Delivery.objects.filter(pk=delivery.pk, lease_token=token).exists() else None
+
+
+def held(token: uuid.UUID) -> list[Delivery]:
+    return list(
+        Delivery.objects.filter(lease_token=token, status=DeliveryStatus.IN_FLIGHT)
+        .select_related("environment", "mapping_set")
+        .defer("received_payload", "answer_body")
+        .order_by("created_at")
+    )
+
+
+def renew(token: uuid.UUID) -> None:
+    expires = timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    Delivery.objects.filter(lease_token=token).update(lease_expires_at=expires)
+
+
+def release(token: uuid.UUID, ids: Iterable, *, next_attempt_at: datetime, status: str) -> None:
+    """Give unsent deliveries back to the queue (no attempt was used up)."""
+    Delivery.objects.filter(pk__in=list(ids), lease_token=token).update(
+        status=status, next_attempt_at=next_attempt_at, lease_token=None, lease_expires_at=None
+    )
+
+
+def due_environment_ids(now: datetime | None = None) -> list[int]:
+    """Environments that have due deliveries and are neither paused nor waiting out a 429."""
+    now = now or timezone.now()
+    blocked = DeliveryGate.objects.filter(
+        Q(blocked_until__gt=now) | ~Q(paused_reason="")
+    ).values_list("environment_id", flat=True)
+    return sorted(
+        set(
+            Delivery.objects.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
+            .exclude(environment_id__in=list(blocked))
+            .values_list("environment_id", flat=True)
+            .distinct()
+        )
+    )
+
+
+def sweep(now: datetime | None = None) -> list[int]:
+    """Take back expired leases (their worker died) and return the environments with due work.
+
+    The interrupted attempt is marked ambiguous: the request may have reached Braze.
+    """
+    now = now or timezone.now()
+    expired = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT, lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True))
+    if ids:
+        DeliveryAttempt.objects.filter(
+            delivery_id__in=ids, outcome=AttemptOutcome.PENDING, sent_at__isnull=False
+        ).update(outcome=AttemptOutcome.FAILED, ambiguous=True, error=INTERRUPTED)
+        expired.filter(pk__in=ids).update(
+            status=DeliveryStatus.RETRYING,
+            next_attempt_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            reason=INTERRUPTED,
+        )
+    return due_environment_ids(now)
+
+
+def gate(environment_id: int) -> DeliveryGate:
+    gate, _ = DeliveryGate.objects.get_or_create(environment_id=environment_id)
+    return gate
+
+
+def gate_wait(environment_id: int) -> float | None:
+    """Seconds to wait before sending to this environment; None when it is paused."""
+    state = DeliveryGate.objects.filter(environment_id=environment_id).first()
+    if state is None:
+        return 0.0
+    if state.paused_reason:
+        return None
+    if state.blocked_until is None:
+        return 0.0
+    return max(0.0, (state.blocked_until - timezone.now()).total_seconds())
+
+
+def block(environment_id: int, until: datetime, *, failed: bool) -> None:
+    """Hold all traffic to the environment until ``until`` (never shortening a longer hold)."""
+    state = gate(environment_id)
+    if state.blocked_until is None or state.blocked_until < until:
+        state.blocked_until = until
+    if failed:
+        state.consecutive_failures += 1
+    state.save(update_fields=["blocked_until", "consecutive_failures", "updated_at"])
+
+
+def record_success(environment_id: int) -> None:
+    DeliveryGate.objects.filter(environment_id=environment_id, consecutive_failures__gt=0).update(
+        consecutive_failures=0
+    )
+
+
+def pause(environment_id: int, reason: str) -> None:
+    DeliveryGate.objects.update_or_create(
+        environment_id=environment_id, defaults={"paused_reason": reason}
+    )
+
+
+def resume(environment_id: int) -> None:
+    DeliveryGate.objects.filter(environment_id=environment_id).update(
+        paused_reason="", blocked_until=None, consecutive_failures=0
+    )

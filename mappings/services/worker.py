@@ -1,0 +1,110 @@
+"""Delivery workers: drain the outbox, run the sweep, and wake up when there is new work.
+
+Two engines run the same loop:
+- embedded (no broker, the default and the demo): a daemon thread inside each web process,
+  woken by ``notify`` and by a timer every ``DELIVERY_SWEEP_INTERVAL_SECONDS``;
+- Celery on Redis (``CELERY_BROKER_URL`` set): ``notify`` enqueues a task per environment,
+  and Celery beat runs the sweep (mappings/tasks.py).
+Either way the hint is only a hint: the Delivery rows are the record of truth and the sweep
+re-enqueues whatever a lost hint, a flushed Redis or a killed worker left behind.
+"""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from mappings.services import dispatch, outbox
+
+logger = logging.getLogger(__name__)
+
+
+def drain_environment(environment_id: int, *, max_seconds: float = 60.0) -> int:
+    """Send due deliveries of one environment until none is left; returns how many were claimed."""
+    started, total = time.monotonic(), 0
+    while time.monotonic() - started < max_seconds:
+        if outbox.gate_wait(environment_id) != 0.0:
+            break  # paused, or waiting out a 429: the deliveries are scheduled, not lost
+        token, deliveries = outbox.claim(environment_id, settings.DELIVERY_CLAIM_SIZE)
+        if not deliveries:
+            break
+        total += len(deliveries)
+        dispatch.send_claimed(token, deliveries)
+    return total
+
+
+def run_once() -> int:
+    """One sweep and a drain of every environment with due work (the embedded loop's body)."""
+    return sum(drain_environment(env_id) for env_id in outbox.sweep())
+
+
+def drain_all(*, max_seconds: float = 60.0) -> int:
+    """Run until nothing is due (tests and the benchmark use this)."""
+    started, total = time.monotonic(), 0
+    while time.monotonic() - started < max_seconds:
+        done = run_once()
+        total += done
+        if not done:
+            break
+    return total
+
+
+class EmbeddedWorker:
+    """A background thread in the web process: the embedded engine."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="delivery-worker", daemon=True
+                )
+                self._thread.start()
+
+    def wake(self) -> None:
+        self.ensure_started()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(timeout=settings.DELIVERY_SWEEP_INTERVAL_SECONDS)
+            self._wake.clear()
+            try:
+                close_old_connections()
+                run_once()
+            except Exception:  # keep the thread alive: the next round or the sweep retries
+                logger.exception("Delivery worker round failed")
+            finally:
+                close_old_connections()
+
+
+embedded = EmbeddedWorker()
+
+
+def _enqueue(environment_id: int) -> None:
+    try:
+        from mappings import tasks
+
+        tasks.deliver_environment.delay(environment_id)
+    except Exception:  # a lost hint is covered by the sweep; never fail the ingest for it
+        logger.warning("Could not enqueue delivery for environment %s", environment_id)
+
+
+def notify(environment_id: int) -> None:
+    """Hint that the environment has new work, once the current transaction commits."""
+    if settings.CELERY_BROKER_URL:
+        transaction.on_commit(lambda: _enqueue(environment_id))
+    elif settings.DELIVERY_EMBEDDED_WORKER:
+        transaction.on_commit(embedded.wake)
+
+
+def start_embedded_worker() -> None:
+    """Start the embedded engine in a web process (so the sweep runs without any ingest)."""
+    if not settings.CELERY_BROKER_URL and settings.DELIVERY_EMBEDDED_WORKER:
+        embedded.ensure_started()

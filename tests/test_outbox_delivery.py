@@ -1,0 +1,256 @@
+"""Async delivery through the outbox: batching, retries, rate limits, parking, dead, order.
+
+The worker runs in the test's thread (``worker.drain_all``), against the fake Braze over HTTP.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mappings.fake_braze import Fault
+from mappings.models import DeliveredAttributes, Delivery, DeliveryAttempt, DeliveryGate
+from mappings.services import delivery as delivery_service
+from mappings.services import outbox, worker
+from tests.conftest import BRAZE_KEY, conversation_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _send_async(ingest, count: int, prefix: str = "u") -> list[str]:
+    ids = []
+    for number in range(count):
+        response = ingest.post("support-bot", conversation_for(f"{prefix}{number}"), mode="async")
+        assert response.status_code == 202
+        ids.append(response.json()["delivery_id"])
+    return ids
+
+
+def _drain_until_settled(max_seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + max_seconds
+    while Delivery.objects.filter(status__in=["pending", "retrying", "in_flight"]).exists():
+        assert time.monotonic() < deadline, "deliveries did not settle"
+        worker.drain_all()
+        time.sleep(0.02)
+
+
+def _accepted_ids(braze) -> list[str]:
+    return [obj["external_id"] for obj in braze.accepted_objects("attributes")]
+
+
+def test_async_mode_answers_202_at_once_and_braze_is_called_only_by_the_worker(ingest, braze):
+    response = ingest.post("support-bot", conversation_for("u1"), mode="async")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["success"] is True
+    assert body["status"] == "accepted"
+    assert braze.received == []
+    delivery = Delivery.objects.get(pk=body["delivery_id"])
+    assert delivery.status == "pending"
+    [attempt] = delivery.attempts.all()  # the first log entry, written with the delivery
+    assert attempt.sent_at is None and attempt.request_body == delivery.braze_payload
+
+    worker.drain_all()
+
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert _accepted_ids(braze) == ["u1"]
+
+
+def test_async_deliveries_are_packed_into_requests_of_at_most_75_objects(ingest, braze):
+    _send_async(ingest, 160)
+
+    worker.drain_all()
+
+    assert [len(r.body["attributes"]) for r in braze.received] == [75, 75, 10]
+    assert sorted(_accepted_ids(braze)) == sorted(f"u{n}" for n in range(160))
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
+    attempt = DeliveryAttempt.objects.filter(batch_size=75).first()
+    assert attempt.request_body["attributes"][0]["external_id"].startswith("u")
+
+
+def test_a_partial_success_fails_exactly_the_records_braze_rejected(ingest, braze):
+    ids = _send_async(ingest, 3)
+    braze.add_fault(Fault(reject_indexes={"attributes": [1]}, times=1))
+
+    worker.drain_all()
+
+    assert len(braze.received) == 1
+    statuses = [Delivery.objects.get(pk=pk).status for pk in ids]
+    assert statuses == ["delivered", "failed", "delivered"]
+    failed = Delivery.objects.get(pk=ids[1])
+    assert "attributes[0]" in failed.reason  # its own index, as if sent alone
+    worker.drain_all()
+    assert len(braze.received) == 1  # no blind retry of the batch
+
+
+def test_5xx_is_retried_with_backoff_until_braze_recovers(ingest, braze):
+    _send_async(ingest, 5)
+    braze.add_fault(Fault(status=503, times=2))
+
+    _drain_until_settled()
+
+    assert sorted(_accepted_ids(braze)) == [f"u{n}" for n in range(5)]
+    delivery = Delivery.objects.first()
+    assert [a.outcome for a in delivery.attempts.order_by("attempt_number")] == [
+        "failed",
+        "failed",
+        "success",
+    ]
+
+
+@pytest.mark.parametrize("header_style", ["classic", "delta", "retry_after"])
+def test_a_429_holds_every_request_until_the_advertised_reset(ingest, braze, header_style):
+    braze.add_fault(Fault(status=429, times=1, reset_in=1.0, header_style=header_style))
+    _send_async(ingest, 2, prefix="a")
+    started = time.time()
+
+    _drain_until_settled()
+
+    first, *later = braze.received
+    assert first.status == 429
+    # classic headers name a whole epoch second: the reset is at or after that second.
+    reset = int(first.received_at) + 1 if header_style == "classic" else started + 1.0
+    assert all(request.received_at >= reset - 0.05 for request in later)
+    assert sorted(_accepted_ids(braze)) == ["a0", "a1"]
+
+
+def test_it_gives_up_as_dead_after_the_attempt_bound_and_replay_delivers(ingest, braze, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 3
+    [pk] = _send_async(ingest, 1)
+    braze.add_fault(Fault(status=500, times=3))
+
+    _drain_until_settled()
+
+    dead = Delivery.objects.get(pk=pk)
+    assert dead.status == "dead"
+    assert "Gave up" in dead.reason
+    delivery_service.replay(dead)
+    _drain_until_settled()
+    assert Delivery.objects.get(pk=pk).status == "delivered"
+    assert _accepted_ids(braze) == ["u0"]
+
+
+def test_it_retries_for_the_whole_retry_window_before_giving_up(ingest, braze, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 1000
+    [pk] = _send_async(ingest, 1)
+    braze.add_fault(Fault(status=503, for_seconds=60))
+    worker.drain_all()
+    # Fast-forward: the delivery is 23 h old, still inside the 27 h window.
+    Delivery.objects.filter(pk=pk).update(
+        created_at=timezone.now() - timedelta(hours=23), next_attempt_at=timezone.now()
+    )
+    DeliveryGate.objects.update(blocked_until=None)
+    worker.drain_all()
+    assert Delivery.objects.get(pk=pk).status == "retrying"
+
+    Delivery.objects.filter(pk=pk).update(
+        created_at=timezone.now() - timedelta(hours=28), next_attempt_at=timezone.now()
+    )
+    DeliveryGate.objects.update(blocked_until=None)
+    worker.drain_all()
+    assert Delivery.objects.get(pk=pk).status == "dead"
+
+
+def test_400_is_not_retried_and_keeps_brazes_message(ingest, braze):
+    [pk] = _send_async(ingest, 1)
+    braze.add_fault(Fault(status=400, times=1))
+
+    _drain_until_settled()
+
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.status == "failed"
+    assert "400" in delivery.reason
+    assert len(braze.received) == 1
+
+
+def test_a_bad_key_parks_the_environment_until_the_key_is_fixed(ingest, braze, environment):
+    environment.credential.set_api_key("wrong-key-0000")
+    environment.credential.save()
+    first, second = _send_async(ingest, 1, prefix="a")[0], None
+    worker.drain_all()
+    assert Delivery.objects.get(pk=first).status == "failed"
+    assert "Credential problem" in Delivery.objects.get(pk=first).reason
+    second = _send_async(ingest, 1, prefix="b")[0]
+
+    worker.drain_all()
+
+    assert Delivery.objects.get(pk=second).status == "pending"  # parked, not dropped
+    assert len(braze.received) == 1
+    environment.credential.set_api_key(BRAZE_KEY)
+    environment.credential.save()  # saving the key resumes the environment
+    delivery_service.replay(Delivery.objects.get(pk=first))
+    _drain_until_settled()
+    assert sorted(_accepted_ids(braze)) == ["a0", "b0"]
+
+
+def test_two_updates_for_one_user_reach_braze_in_order_despite_failures(ingest, braze):
+    braze.add_fault(Fault(status=503, times=1))
+    ingest.post("support-bot", conversation_for("u7", city="Lisbon"), mode="async")
+    worker.drain_all()  # the first update fails once and waits for its retry
+    ingest.post("support-bot", conversation_for("u7", city="Porto"), mode="async")
+
+    _drain_until_settled()
+
+    cities = [obj["home_city"] for obj in braze.accepted_objects("attributes")]
+    assert cities == ["Lisbon", "Porto"]
+
+
+def test_unchanged_attributes_are_skipped_and_logged_when_the_set_opts_in(
+    ingest, braze, mapping_set
+):
+    mapping_set.dedup_unchanged_attributes = True
+    mapping_set.save()
+    ingest.post("support-bot", conversation_for("u1", city="Lisbon"))
+
+    response = ingest.post("support-bot", conversation_for("u1", city="Porto"))
+
+    assert response.json()["skipped_attributes"] == ["email", "first_name"]
+    assert braze.received[1].body["attributes"] == [{"external_id": "u1", "home_city": "Porto"}]
+    unchanged = ingest.post("support-bot", conversation_for("u1", city="Porto"))
+    assert unchanged.json()["status"] == "delivered"
+    assert "unchanged" in Delivery.objects.get(pk=unchanged.json()["delivery_id"]).reason
+    assert len(braze.received) == 2
+
+
+def test_the_dedup_state_keeps_digests_not_the_attribute_values(ingest, braze, mapping_set):
+    mapping_set.dedup_unchanged_attributes = True
+    mapping_set.save()
+
+    ingest.post("support-bot", conversation_for("u1", city="Lisbon"))
+
+    state = DeliveredAttributes.objects.get(external_id="u1")
+    assert set(state.values) == {"email", "first_name", "home_city"}
+    assert "Lisbon" not in str(state.values)
+    assert all(len(digest) == 64 for digest in state.values.values())
+
+
+def test_the_sweep_takes_back_an_expired_lease_and_flags_the_attempt_ambiguous(ingest, braze):
+    [pk] = _send_async(ingest, 1)
+    environment_id = Delivery.objects.get().environment_id
+    token, [_held] = outbox.claim(environment_id, 10)
+    DeliveryAttempt.objects.filter(delivery_id=pk).update(sent_at=timezone.now())
+    Delivery.objects.filter(pk=pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert outbox.sweep() == [environment_id]
+
+    interrupted = DeliveryAttempt.objects.get(delivery_id=pk, attempt_number=1)
+    assert interrupted.ambiguous is True and interrupted.outcome == "failed"
+    worker.drain_all()
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.status == "delivered"
+    assert delivery.attempts.count() == 2
+    outbox.release(token, [pk], next_attempt_at=timezone.now(), status="pending")
+    assert Delivery.objects.get(pk=pk).status == "delivered"  # a stale lease writes nothing
+
+
+def test_two_claims_never_hold_the_same_delivery(ingest, braze, environment):
+    _send_async(ingest, 10)
+
+    _, first = outbox.claim(environment.pk, 6)
+    _, second = outbox.claim(environment.pk, 6)
+
+    assert len(first) == 6 and len(second) == 4
+    assert not {d.pk for d in first} & {d.pk for d in second}
