@@ -30,7 +30,7 @@ graceful_timeout = env.int("WEB_GRACEFUL_TIMEOUT_SECONDS", default=30)
 # Idle keep-alive connections from the load balancer; keep it above the balancer's idle timeout.
 keepalive = env.int("WEB_KEEPALIVE_SECONDS", default=75)
 # Recycle a process after this many requests (plus jitter) so slow leaks cannot grow; 0 = never.
-max_requests = env.int("WEB_MAX_REQUESTS", default=10_000)
+max_requests = env.int("WEB_MAX_REQUESTS", default=50_000)
 max_requests_jitter = max(1, max_requests // 10) if max_requests else 0
 # "-" = stdout; empty = no access log. Never logs bodies or Authorization headers.
 accesslog = env.str("WEB_ACCESS_LOG", default="-") or None
