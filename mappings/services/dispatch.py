@@ -25,7 +25,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from mappings.encryption import SecretDecryptionError
-from mappings.models import BrazeCredential, DeliveredAttributes, Delivery, DeliveryAttempt
+from mappings.models import (
+    BrazeCredential,
+    DeliveredAttributes,
+    Delivery,
+    DeliveryAttempt,
+    Environment,
+)
 from mappings.models.audit import AttemptOutcome, DeliveryStatus
 from mappings.services import braze, outbox, rate_limit
 from mappings.services.batching import Batch, Item, errors_by_key, pack
@@ -56,11 +62,24 @@ class _Stop(Exception):
         self.until = until
 
 
+class _LeaseLost(Exception):
+    """Some of the claim's deliveries are no longer ours: send nothing more for it."""
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """The unsent attempt row of a delivery: what is sent and where its outcome goes."""
+
+    pk: int
+    attempt_number: int
+    request_body: dict
+
+
 @dataclass
 class _Claim:
     token: uuid.UUID
-    deliveries: dict[Hashable, Delivery]
-    attempts: dict[Hashable, DeliveryAttempt]
+    deliveries: dict[Hashable, outbox.Held]
+    attempts: dict[Hashable, _Attempt]
     deadline: float | None  # time.monotonic() limit (sync mode)
     renewed_at: float = 0.0
 
@@ -97,18 +116,23 @@ def has_objects(payload: dict) -> bool:
     return any(payload.get(kind) for kind in ("attributes", "events", "purchases"))
 
 
-def send_claimed(token: uuid.UUID, deliveries: list[Delivery], *, deadline: float | None = None):
+def send_claimed(
+    token: uuid.UUID, deliveries: list[outbox.Held], *, deadline: float | None = None
+) -> None:
     """Send leased deliveries (all of one environment) to Braze, in order, in packed requests."""
     if not deliveries:
         return
+    # One read for the whole claim: the environment with its credential.
+    environment = Environment.objects.select_related("credential").get(
+        pk=deliveries[0].environment_id
+    )
     claim = _Claim(
         token,
         {d.pk: d for d in deliveries},
-        _prepare_attempts(deliveries),
+        _prepare_attempts(token, environment, deliveries),
         deadline=deadline,
         renewed_at=time.monotonic(),
     )
-    environment = deliveries[0].environment
     items = [Item(pk, claim.attempts[pk].request_body) for pk in claim.deliveries]
     batches = pack(
         items,
@@ -123,37 +147,47 @@ def send_claimed(token: uuid.UUID, deliveries: list[Delivery], *, deadline: floa
             rest = [key for later in batches[position:] for key in later.keys]
             _release(claim, rest, stop.until)
             return
+        except _LeaseLost:
+            # The sweep took (some of) these back, so another worker may send them: stop.
+            logger.warning("Lease %s lost mid-claim; leaving its deliveries to the sweep", token)
+            return
 
 
-def _prepare_attempts(deliveries: list[Delivery]) -> dict[Hashable, DeliveryAttempt]:
+def _prepare_attempts(
+    token: uuid.UUID, environment: Environment, deliveries: list[outbox.Held]
+) -> dict[Hashable, _Attempt]:
     """The unsent attempt row of each delivery: the one written at ingest or replay, else new."""
-    pks = [d.pk for d in deliveries]
-    attempts = {
-        a.delivery_id: a
-        for a in DeliveryAttempt.objects.filter(
-            delivery_id__in=pks, sent_at__isnull=True, outcome=AttemptOutcome.PENDING
-        )
-    }
+    rows = DeliveryAttempt.objects.filter(
+        delivery_id__in=[d.pk for d in deliveries],
+        sent_at__isnull=True,
+        outcome=AttemptOutcome.PENDING,
+    ).values_list("delivery_id", "pk", "attempt_number", "request_body")
+    attempts = {delivery_id: _Attempt(*rest) for delivery_id, *rest in rows}
     missing = [d for d in deliveries if d.pk not in attempts]
+    if not missing:
+        return attempts
+    # Retries: a new attempt row from the stored payload (read only for these few rows).
+    stored = Delivery.objects.only("braze_payload", "skipped_attributes").in_bulk(
+        [d.pk for d in missing]
+    )
     new = [
         DeliveryAttempt(
-            delivery=d,
+            delivery_id=d.pk,
             attempt_number=d.attempt_count + 1,
             environment_id=d.environment_id,
             mapping_set_id=d.mapping_set_id,
-            url=d.environment.users_track_url,
-            request_body=outgoing_payload(d),
+            url=environment.users_track_url,
+            request_body=outgoing_payload(stored[d.pk]),
         )
         for d in missing
     ]
-    if new:
-        DeliveryAttempt.objects.bulk_create(new)
-        Delivery.objects.filter(pk__in=[d.pk for d in missing]).update(
-            attempt_count=F("attempt_count") + 1
-        )
-        for delivery in missing:
-            delivery.attempt_count += 1
-        attempts.update({a.delivery_id: a for a in new})
+    DeliveryAttempt.objects.bulk_create(new)
+    Delivery.objects.filter(pk__in=[d.pk for d in missing], lease_token=token).update(
+        attempt_count=F("attempt_count") + 1
+    )
+    for delivery in missing:
+        delivery.attempt_count += 1
+    attempts.update({a.delivery_id: _Attempt(a.pk, a.attempt_number, a.request_body) for a in new})
     return attempts
 
 
@@ -200,9 +234,12 @@ def _read_timeout(deadline: float | None) -> float:
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
     attempt_ids = [claim.attempts[k].pk for k in keys]
-    DeliveryAttempt.objects.filter(pk__in=attempt_ids).update(
-        sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys)
-    )
+    # Written (and committed) before the call, and only while the lease is still ours.
+    stamped = DeliveryAttempt.objects.filter(
+        pk__in=attempt_ids, delivery__lease_token=claim.token
+    ).update(sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys))
+    if stamped != len(keys):
+        raise _LeaseLost
     claim.keep_lease()
     try:
         api_key = _api_key(environment)
@@ -342,11 +379,11 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
     return until
 
 
-def _remember_attributes(environment_id: int, delivered: list[Delivery], claim: _Claim) -> None:
+def _remember_attributes(environment_id: int, delivered: list[outbox.Held], claim: _Claim) -> None:
     """Keep the values just delivered, for mapping sets that skip unchanged attributes."""
     changes: dict[str, dict] = {}
     for delivery in delivered:
-        if not delivery.mapping_set.dedup_unchanged_attributes:
+        if not delivery.dedup_attributes:
             continue
         for obj in claim.attempts[delivery.pk].request_body.get("attributes") or []:
             values = {k: value_digest(v) for k, v in obj.items() if k not in IDENTIFIER_KEYS}
