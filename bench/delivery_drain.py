@@ -3,13 +3,16 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench \
         .venv/bin/python bench/delivery_drain.py
 
-Options: --size N (default 10000), --rounds R (default 3), --workers W (default 2).
+Options: --size N (default 10000), --rounds R (default 3), --workers W (default 3).
 The database named in DATABASE_URL is created if missing and migrated. A local fake Braze runs
 as its own process. Each round, alternating:
-- project: N accepted deliveries are put in the outbox (not timed), then W worker threads drain
-  it (claim, pack up to 75 objects per request, send, record every attempt);
+- project: W worker processes (``manage.py run_delivery_worker``, as in production without a
+  broker) are started and idle; N accepted deliveries with their first attempt rows are put in
+  the outbox in one transaction (not timed); the clock runs from that commit until no delivery
+  is open (claim, pack up to 75 objects per request, send, record every attempt). The workers
+  are then stopped, so they take no CPU from the baseline;
 - baseline: the partner page's approach over the same payloads: one synchronous /users/track
-  call per conversation.
+  call per conversation, from this process.
 Prints medians and ratios, and rewrites its section of docs/benchmarks.md.
 """
 
@@ -23,7 +26,6 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -117,15 +119,39 @@ def setup_config(url: str):
     return mapping_set
 
 
-def fill_outbox(mapping_set, payloads: list[dict]) -> None:
-    """Accepted deliveries with their first attempt row, as ingest leaves them (not timed)."""
-    from django.utils import timezone
-
+def empty_outbox() -> None:
     from mappings.models import Delivery, DeliveryAttempt
 
     DeliveryAttempt.objects.all().delete()
     Delivery.objects.all().delete()
-    now = timezone.now()
+
+
+def fill_outbox(mapping_set, payloads: list[dict]) -> None:
+    """Accepted deliveries with their first attempt row, as ingest leaves them (not timed).
+
+    One transaction, so workers see the whole outbox at once, each row with its attempt.
+    """
+    from django.db import transaction
+    from django.utils import timezone
+
+    with transaction.atomic():
+        _insert(mapping_set, payloads, timezone.now())
+    refresh_statistics()
+
+
+def refresh_statistics() -> None:
+    """Each round deletes and refills the tables; fresh planner statistics (autovacuum's job in
+    production) keep a round from being planned on the previous round's dead rows."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE mappings_delivery, mappings_deliveryattempt")
+
+
+def _insert(mapping_set, payloads: list[dict], now) -> None:
+    from mappings.models import Delivery, DeliveryAttempt
+
     deliveries = [
         Delivery(
             mapping_set=mapping_set,
@@ -155,24 +181,47 @@ def fill_outbox(mapping_set, payloads: list[dict]) -> None:
     )
 
 
-def run_project(workers: int) -> float:
-    from django.db import connection
+def start_workers(count: int) -> list[subprocess.Popen]:
+    """Worker processes, returned once each says it is running (and so is polling)."""
+    command = [sys.executable, "manage.py", "run_delivery_worker", "--idle-seconds", "0.01"]
+    workers = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        for _ in range(count)
+    ]
+    for process in workers:
+        if "running" not in process.stdout.readline():
+            raise RuntimeError("a delivery worker did not start")
+    return workers
 
-    from mappings.services import worker
 
-    def drain() -> None:
-        try:
-            worker.drain_all(max_seconds=600)
-        finally:
-            connection.close()
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.wait(timeout=30)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=drain) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+
+def wait_until_drained(timeout: float = 600.0) -> None:
+    from mappings.models import Delivery
+    from mappings.models.audit import OPEN_STATUSES
+
+    deadline = time.perf_counter() + timeout
+    while Delivery.objects.filter(status__in=OPEN_STATUSES).exists():
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the outbox did not drain")
+        time.sleep(0.005)
+
+
+def run_project(mapping_set, payloads: list[dict], workers: int) -> float:
+    empty_outbox()
+    processes = start_workers(workers)
+    try:
+        fill_outbox(mapping_set, payloads)
+        started = time.perf_counter()
+        wait_until_drained()
+        return time.perf_counter() - started
+    finally:
+        stop_workers(processes)
 
 
 def run_baseline(url: str, payloads: list[dict]) -> float:
@@ -215,7 +264,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3, help="worker processes")
     parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bridge_bench")
@@ -237,13 +286,11 @@ def main() -> None:
             payloads.append((conv, result.payload, result.external_id))
         objects = sum(len(p.get("attributes", [])) for _, p, _ in payloads)
         project, baseline, project_requests, baseline_requests = [], [], [], []
-        fill_outbox(mapping_set, payloads[: min(500, args.size)])  # warm-up
-        run_project(args.workers)
+        run_project(mapping_set, payloads[: min(500, args.size)], args.workers)  # warm-up
         run_baseline(url, payloads[:200])
         clear_received(url)
         for _ in range(args.rounds):
-            fill_outbox(mapping_set, payloads)
-            project.append(args.size / run_project(args.workers))
+            project.append(args.size / run_project(mapping_set, payloads, args.workers))
             project_requests.append(clear_received(url))
             baseline.append(args.size / run_baseline(url, payloads))
             baseline_requests.append(clear_received(url))

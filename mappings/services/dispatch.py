@@ -82,6 +82,11 @@ class _Claim:
     attempts: dict[Hashable, _Attempt]
     deadline: float | None  # time.monotonic() limit (sync mode)
     renewed_at: float = 0.0
+    # The environment's consecutive failures as last read from its gate (0: nothing to reset).
+    gate_failures: int = 0
+    # A 2xx answer not yet recorded: it is written in the same transaction as the next
+    # request's sent_at stamp (one commit per request), or on its own after the last request.
+    answered: tuple[Batch, braze.BrazeAnswer] | None = None
 
     def keep_lease(self) -> None:
         """Extend the lease once a third of it has passed (not per request: it costs a write)."""
@@ -139,17 +144,31 @@ def send_claimed(
         limit=settings.DELIVERY_BATCH_MAX_OBJECTS,
         mode=settings.DELIVERY_BATCH_LIMIT_MODE,
     )
+    try:
+        _send_batches(environment, claim, batches)
+    finally:
+        if claim.answered is not None:
+            with transaction.atomic():
+                _record_answered(environment, claim)
+
+
+def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
     for position, batch in enumerate(batches):
         try:
-            _wait_for_slot(environment.pk, deadline)
+            _wait_for_slot(environment.pk, claim)
             _send_batch(environment, claim, batch)
         except _Stop as stop:
+            if claim.answered is not None:
+                with transaction.atomic():
+                    _record_answered(environment, claim)
             rest = [key for later in batches[position:] for key in later.keys]
             _release(claim, rest, stop.until)
             return
         except _LeaseLost:
             # The sweep took (some of) these back, so another worker may send them: stop.
-            logger.warning("Lease %s lost mid-claim; leaving its deliveries to the sweep", token)
+            logger.warning(
+                "Lease %s lost mid-claim; leaving its deliveries to the sweep", claim.token
+            )
             return
 
 
@@ -191,10 +210,11 @@ def _prepare_attempts(
     return attempts
 
 
-def _wait_for_slot(environment_id: int, deadline: float | None) -> None:
+def _wait_for_slot(environment_id: int, claim: _Claim) -> None:
     """Return when a request may go now; raise _Stop when it must wait longer (or is paused)."""
+    deadline = claim.deadline
     while True:
-        wait = outbox.gate_wait(environment_id)
+        wait, claim.gate_failures = outbox.gate_state(environment_id)
         if wait is None:  # paused on a credential problem: park until the key is fixed
             raise _Stop(timezone.now())
         if not wait:
@@ -234,10 +254,14 @@ def _read_timeout(deadline: float | None) -> float:
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
     attempt_ids = [claim.attempts[k].pk for k in keys]
-    # Written (and committed) before the call, and only while the lease is still ours.
-    stamped = DeliveryAttempt.objects.filter(
-        pk__in=attempt_ids, delivery__lease_token=claim.token
-    ).update(sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys))
+    # Written (and committed) before the call, and only while the lease is still ours; the
+    # previous request's answer goes in the same commit.
+    with transaction.atomic():
+        if claim.answered is not None:
+            _record_answered(environment, claim)
+        stamped = DeliveryAttempt.objects.filter(
+            pk__in=attempt_ids, delivery__lease_token=claim.token
+        ).update(sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys))
     if stamped != len(keys):
         raise _LeaseLost
     claim.keep_lease()
@@ -255,8 +279,13 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
         if stop_until is not None:
             raise _Stop(stop_until) from error
         return
-    with transaction.atomic():
-        _record_answer(environment, claim, batch, answer)
+    claim.answered = (batch, answer)
+
+
+def _record_answered(environment, claim: _Claim) -> None:
+    batch, answer = claim.answered
+    claim.answered = None
+    _record_answer(environment, claim, batch, answer)
 
 
 def _truncate(text: str) -> str:
@@ -295,7 +324,8 @@ def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.Braze
     _finish(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
     for key, errors in rejected.items():
         _reject(claim, key, errors, answer)
-    outbox.record_success(environment.pk)
+    if claim.gate_failures:  # else a no-op write per request; a later success resets it
+        outbox.record_success(environment.pk)
     _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
 
 

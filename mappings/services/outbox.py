@@ -180,16 +180,27 @@ def gate(environment_id: int) -> DeliveryGate:
     return gate
 
 
+def gate_state(environment_id: int) -> tuple[float | None, int]:
+    """Seconds to wait before sending to this environment (None when it is paused), and its
+    count of consecutive failures."""
+    state = (
+        DeliveryGate.objects.filter(environment_id=environment_id)
+        .values_list("paused_reason", "blocked_until", "consecutive_failures")
+        .first()
+    )
+    if state is None:
+        return 0.0, 0
+    paused_reason, blocked_until, failures = state
+    if paused_reason:
+        return None, failures
+    if blocked_until is None:
+        return 0.0, failures
+    return max(0.0, (blocked_until - timezone.now()).total_seconds()), failures
+
+
 def gate_wait(environment_id: int) -> float | None:
     """Seconds to wait before sending to this environment; None when it is paused."""
-    state = DeliveryGate.objects.filter(environment_id=environment_id).first()
-    if state is None:
-        return 0.0
-    if state.paused_reason:
-        return None
-    if state.blocked_until is None:
-        return 0.0
-    return max(0.0, (state.blocked_until - timezone.now()).total_seconds())
+    return gate_state(environment_id)[0]
 
 
 def block(environment_id: int, until: datetime, *, failed: bool) -> None:
