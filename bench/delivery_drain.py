@@ -183,7 +183,7 @@ def _insert(mapping_set, payloads: list[dict], now) -> None:
 
 def start_workers(count: int) -> list[subprocess.Popen]:
     """Worker processes, returned once each says it is running (and so is polling)."""
-    command = [sys.executable, "manage.py", "run_delivery_worker", "--idle-seconds", "0.01"]
+    command = [sys.executable, "manage.py", "run_delivery_worker", "--idle-seconds", "0.02"]
     workers = [
         subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
         for _ in range(count)
@@ -209,7 +209,7 @@ def wait_until_drained(timeout: float = 600.0) -> None:
     while Delivery.objects.filter(status__in=OPEN_STATUSES).exists():
         if time.perf_counter() > deadline:
             raise RuntimeError("the outbox did not drain")
-        time.sleep(0.005)
+        time.sleep(0.02)
 
 
 def run_project(mapping_set, payloads: list[dict], workers: int) -> float:
