@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench \
         .venv/bin/python bench/delivery_drain.py
 
-Options: --size N (default 10000), --rounds R (default 3), --workers W (default 3).
+Options: --size N (default 10000), --rounds R (default 3), --workers W (default 2).
 The database named in DATABASE_URL is created if missing and migrated. A local fake Braze runs
 as its own process. Each round, alternating:
 - project: W worker processes (``manage.py run_delivery_worker``, as in production without a
@@ -219,9 +219,15 @@ def run_project(mapping_set, payloads: list[dict], workers: int) -> float:
         fill_outbox(mapping_set, payloads)
         started = time.perf_counter()
         wait_until_drained()
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
     finally:
         stop_workers(processes)
+    from mappings.models import Delivery
+
+    delivered = Delivery.objects.filter(status="delivered").count()
+    if delivered != len(payloads):
+        raise RuntimeError(f"only {delivered} of {len(payloads)} deliveries were delivered")
+    return elapsed
 
 
 def run_baseline(url: str, payloads: list[dict]) -> float:
@@ -264,7 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=3, help="worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bridge_bench")
@@ -305,7 +311,8 @@ def main() -> None:
         [
             "| approach | records/s (median) | Braze requests | requests per 1,000 records |",
             "|---|---|---|---|",
-            f"| outbox drained by {args.workers} workers, batched | {p_rate:,.0f} | {p_req:,.0f} "
+            f"| outbox drained by {args.workers} worker processes, batched | {p_rate:,.0f} "
+            f"| {p_req:,.0f} "
             f"| {p_req * 1000 / args.size:.1f} |",
             f"| baseline: one sync call per conversation | {b_rate:,.0f} | {b_req:,.0f} "
             f"| {b_req * 1000 / args.size:.1f} |",
@@ -327,13 +334,30 @@ def main() -> None:
         f"(size {args.size:,}, {args.rounds} rounds, medians; run "
         f"{datetime.date.today().isoformat()}; {versions()}).\n\n"
         f"{table}\n\n{summary}\n\n"
-        "Goals: >= 5,000 records/s drained; requests = ceil(objects / limit) + at most 5%.\n"
-        "What limits it: one CPU-bound Python process per side on a shared 2-core machine; per "
-        "request the worker makes ~6 database round trips (claim, attempt stamps, outcome "
-        "updates) and the fake Braze validates 75 objects in Python. The baseline is bound by one "
-        "HTTP round trip per record. More worker processes (Celery) scale the project side until "
-        "the database or Braze's rate limit (3,000 requests / 3 s = 75,000 records/s per "
-        "workspace at 75 objects per request) is the bound.\n"
+        "Goals: >= 5,000 records/s drained; requests = ceil(objects / limit) + at most 5%.\n\n"
+        f"Project side: {args.workers} `manage.py run_delivery_worker` processes (the broker-less "
+        "engine; Celery workers run the same drain loop), started and idle before the outbox is "
+        "filled in one transaction; the clock runs from that commit until no delivery is open "
+        "(polled every 20 ms), and the workers are stopped before the baseline runs. Planner "
+        "statistics are refreshed after each refill (untimed), as autovacuum does in production. "
+        "Baseline: one `/users/track` call per conversation from the bench process, same data, "
+        "same fake Braze, alternating with the project in each round.\n\n"
+        "What limits it: CPU on a shared 2-core machine (other sessions' test suites ran "
+        "alongside: absolute figures move by +-30% between runs, the ratio less). Profiled with "
+        "one worker over 6,000 records (cProfile and /proc CPU times): per record about 0.15 ms "
+        "of worker CPU and 0.15-0.2 ms of PostgreSQL backend CPU, the fake Braze about 0.015 ms. "
+        "PostgreSQL's share is mostly row writes: each delivery is written twice (lease, "
+        "outcome) and its attempt twice (sent_at before the call, answer after), each write "
+        "touching the table's indexes. Per request of 75 records the worker makes one commit "
+        "(after a gate read, one transaction holds the previous answer's two UPDATEs and this "
+        "request's sent_at stamp), plus one per claim of 300 (locking SELECT + lease UPDATE; then "
+        "the attempt rows and the environment are read once). So 0.3-0.4 ms of CPU per record "
+        "in all: two cores top out around "
+        "5,000-6,500 records/s, and more worker processes here only add contention (3 did no "
+        "better than 2 in a trial run); on "
+        "more cores it scales with worker processes until PostgreSQL's write rate or Braze's "
+        "rate limit (3,000 requests / 3 s = 75,000 records/s per workspace at 75 objects per "
+        "request) is the bound. The baseline is bound by one HTTP round trip per record.\n"
     )
 
 
