@@ -1,7 +1,10 @@
 """Sending leased deliveries: pack them into requests, call Braze, record each record's outcome.
 
 One attempt row per delivery per request, written (with ``sent_at`` and the shared ``batch_id``)
-before the call and completed after it. Outcomes, by Braze's answer:
+before the call and completed after it. Every write filters on the claim's lease token, so a
+worker whose lease was taken back writes nothing (and sends nothing more). Writes are per
+request, never per row, and a 2xx answer is committed together with the next request's
+``sent_at`` stamp: one commit per request. Outcomes, by Braze's answer:
 - 2xx: delivered, except the objects named in ``errors`` (their deliveries fail, alone);
 - 429: wait as the rate-limit headers say (the whole environment waits), then retry;
 - 5xx, timeouts, connection errors: exponential backoff with jitter, then ``dead``;
@@ -148,8 +151,7 @@ def send_claimed(
         _send_batches(environment, claim, batches)
     finally:
         if claim.answered is not None:
-            with transaction.atomic():
-                _record_answered(environment, claim)
+            _record_answered(environment, claim)
 
 
 def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
@@ -159,8 +161,7 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
             _send_batch(environment, claim, batch)
         except _Stop as stop:
             if claim.answered is not None:
-                with transaction.atomic():
-                    _record_answered(environment, claim)
+                _record_answered(environment, claim)
             rest = [key for later in batches[position:] for key in later.keys]
             _release(claim, rest, stop.until)
             return
@@ -253,15 +254,20 @@ def _read_timeout(deadline: float | None) -> float:
 
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
-    attempt_ids = [claim.attempts[k].pk for k in keys]
+    batch_id = uuid.uuid4()
     # Written (and committed) before the call, and only while the lease is still ours; the
     # previous request's answer goes in the same commit.
     with transaction.atomic():
         if claim.answered is not None:
-            _record_answered(environment, claim)
-        stamped = DeliveryAttempt.objects.filter(
-            pk__in=attempt_ids, delivery__lease_token=claim.token
-        ).update(sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys))
+            _record_answer(environment, claim, *claim.answered)
+        stamped = _attempts(claim, keys).update(
+            sent_at=timezone.now(), batch_id=batch_id, batch_size=len(keys)
+        )
+        if stamped != len(keys):  # not sent after all: no trace of a send (nor "ambiguous")
+            DeliveryAttempt.objects.filter(batch_id=batch_id).update(
+                sent_at=None, batch_id=None, batch_size=None
+            )
+    claim.answered = None  # recorded, now that it is committed
     if stamped != len(keys):
         raise _LeaseLost
     claim.keep_lease()
@@ -283,9 +289,10 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
 
 
 def _record_answered(environment, claim: _Claim) -> None:
-    batch, answer = claim.answered
+    """Record the answer still held (after the last request, or before giving the rest back)."""
+    with transaction.atomic():
+        _record_answer(environment, claim, *claim.answered)
     claim.answered = None
-    _record_answer(environment, claim, batch, answer)
 
 
 def _truncate(text: str) -> str:
@@ -309,6 +316,14 @@ def _answer_fields(answer: braze.BrazeAnswer | None) -> dict:
     }
 
 
+def _attempts(claim: _Claim, keys: list[Hashable]):
+    """The attempt rows of these deliveries, as long as the claim still holds their lease (so
+    attempts are written before their delivery's ``_finish`` releases it)."""
+    return DeliveryAttempt.objects.filter(
+        pk__in=[claim.attempts[k].pk for k in keys], delivery__lease_token=claim.token
+    )
+
+
 def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **extra) -> None:
     Delivery.objects.filter(pk__in=keys, lease_token=claim.token).update(
         status=status, reason=reason, lease_token=None, lease_expires_at=None, **extra
@@ -318,7 +333,7 @@ def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **ext
 def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.BrazeAnswer) -> None:
     rejected = errors_by_key(batch, answer.errors)
     accepted = [k for k in batch.keys if k not in rejected]
-    DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in accepted]).update(
+    _attempts(claim, accepted).update(
         outcome=AttemptOutcome.SUCCESS, error="", **_answer_fields(answer)
     )
     _finish(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
@@ -332,7 +347,7 @@ def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.Braze
 def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:
     attempt = claim.attempts[key]
     sent = sum(len(v) for k, v in attempt.request_body.items() if isinstance(v, list))
-    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+    _attempts(claim, [key]).update(
         outcome=AttemptOutcome.PARTIAL if len(errors) < sent else AttemptOutcome.FAILED,
         error=_describe(errors),
         **_answer_fields(answer),
@@ -347,7 +362,7 @@ def _record_error(
     """Record a failed request; returns until when the environment must not be called."""
     logger.warning("Braze call failed for %s deliveries: %s", len(batch.keys), error)
     keys = batch.keys
-    DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in keys]).update(
+    _attempts(claim, keys).update(
         outcome=AttemptOutcome.FAILED,
         error=str(error),
         ambiguous=error.ambiguous,
@@ -377,7 +392,7 @@ def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> N
     for key in batch.keys:
         own = per_key.get(key)
         if own:
-            DeliveryAttempt.objects.filter(pk=claim.attempts[key].pk).update(error=_describe(own))
+            _attempts(claim, [key]).update(error=_describe(own))
         reason = f"Braze rejected the record: {_describe(own)}" if own else str(error)
         _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
