@@ -3,8 +3,8 @@
 One attempt row per delivery per request, written (with ``sent_at`` and the shared ``batch_id``)
 before the call and completed after it. Every write filters on the claim's lease token, so a
 worker whose lease was taken back writes nothing (and sends nothing more). Writes are per
-request, never per row, and a 2xx answer is committed together with the next request's
-``sent_at`` stamp: one commit per request. Outcomes, by Braze's answer:
+request, never per row: a commit for the ``sent_at`` stamp before the call and one for the
+answer right after it. Outcomes, by Braze's answer:
 - 2xx: delivered, except the objects named in ``errors`` (their deliveries fail, alone);
 - 429: wait as the rate-limit headers say (the whole environment waits), then retry;
 - 5xx, timeouts, connection errors: exponential backoff with jitter, then ``dead``;
@@ -87,9 +87,6 @@ class _Claim:
     renewed_at: float = 0.0
     # The environment's consecutive failures as last read from its gate (0: nothing to reset).
     gate_failures: int = 0
-    # A 2xx answer not yet recorded: it is written in the same transaction as the next
-    # request's sent_at stamp (one commit per request), or on its own after the last request.
-    answered: tuple[Batch, braze.BrazeAnswer] | None = None
 
     def keep_lease(self) -> None:
         """Extend the lease once a third of it has passed (not per request: it costs a write)."""
@@ -147,11 +144,7 @@ def send_claimed(
         limit=settings.DELIVERY_BATCH_MAX_OBJECTS,
         mode=settings.DELIVERY_BATCH_LIMIT_MODE,
     )
-    try:
-        _send_batches(environment, claim, batches)
-    finally:
-        if claim.answered is not None:
-            _record_answered(environment, claim)
+    _send_batches(environment, claim, batches)
 
 
 def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
@@ -160,8 +153,6 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
             _wait_for_slot(environment.pk, claim)
             _send_batch(environment, claim, batch)
         except _Stop as stop:
-            if claim.answered is not None:
-                _record_answered(environment, claim)
             rest = [key for later in batches[position:] for key in later.keys]
             _release(claim, rest, stop.until)
             return
@@ -255,11 +246,8 @@ def _read_timeout(deadline: float | None) -> float:
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
     batch_id = uuid.uuid4()
-    # Written (and committed) before the call, and only while the lease is still ours; the
-    # previous request's answer goes in the same commit.
+    # Written (and committed) before the call, and only while the lease is still ours.
     with transaction.atomic():
-        if claim.answered is not None:
-            _record_answer(environment, claim, *claim.answered)
         stamped = _attempts(claim, keys).update(
             sent_at=timezone.now(), batch_id=batch_id, batch_size=len(keys)
         )
@@ -267,7 +255,6 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
             DeliveryAttempt.objects.filter(batch_id=batch_id).update(
                 sent_at=None, batch_id=None, batch_size=None
             )
-    claim.answered = None  # recorded, now that it is committed
     if stamped != len(keys):
         raise _LeaseLost
     claim.keep_lease()
@@ -285,14 +272,11 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
         if stop_until is not None:
             raise _Stop(stop_until) from error
         return
-    claim.answered = (batch, answer)
-
-
-def _record_answered(environment, claim: _Claim) -> None:
-    """Record the answer still held (after the last request, or before giving the rest back)."""
+    # Recorded at once, in its own commit: deferring it to the next request's commit would save
+    # a commit per 75 records but let a worker killed in between re-send records Braze already
+    # took, beyond the one request in flight (RELIABILITY.md R7).
     with transaction.atomic():
-        _record_answer(environment, claim, *claim.answered)
-    claim.answered = None
+        _record_answer(environment, claim, batch, answer)
 
 
 def _truncate(text: str) -> str:
