@@ -6,10 +6,13 @@
 Options: --size N (default 10000), --rounds R (default 3), --workers W (default 2).
 The database named in DATABASE_URL is created if missing and migrated. A local fake Braze runs
 as its own process. Each round, alternating:
-- project: N accepted deliveries are put in the outbox (not timed), then W worker threads drain
-  it (claim, pack up to 75 objects per request, send, record every attempt);
+- project: W worker processes (``manage.py run_delivery_worker``, as in production without a
+  broker) are started and idle; N accepted deliveries with their first attempt rows are put in
+  the outbox in one transaction (not timed); the clock runs from that commit until no delivery
+  is open (claim, pack up to 75 objects per request, send, record every attempt). The workers
+  are then stopped, so they take no CPU from the baseline;
 - baseline: the partner page's approach over the same payloads: one synchronous /users/track
-  call per conversation.
+  call per conversation, from this process.
 Prints medians and ratios, and rewrites its section of docs/benchmarks.md.
 """
 
@@ -23,7 +26,6 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -117,15 +119,39 @@ def setup_config(url: str):
     return mapping_set
 
 
-def fill_outbox(mapping_set, payloads: list[dict]) -> None:
-    """Accepted deliveries with their first attempt row, as ingest leaves them (not timed)."""
-    from django.utils import timezone
-
+def empty_outbox() -> None:
     from mappings.models import Delivery, DeliveryAttempt
 
     DeliveryAttempt.objects.all().delete()
     Delivery.objects.all().delete()
-    now = timezone.now()
+
+
+def fill_outbox(mapping_set, payloads: list[dict]) -> None:
+    """Accepted deliveries with their first attempt row, as ingest leaves them (not timed).
+
+    One transaction, so workers see the whole outbox at once, each row with its attempt.
+    """
+    from django.db import transaction
+    from django.utils import timezone
+
+    with transaction.atomic():
+        _insert(mapping_set, payloads, timezone.now())
+    refresh_statistics()
+
+
+def refresh_statistics() -> None:
+    """Each round deletes and refills the tables; fresh planner statistics (autovacuum's job in
+    production) keep a round from being planned on the previous round's dead rows."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE mappings_delivery, mappings_deliveryattempt")
+
+
+def _insert(mapping_set, payloads: list[dict], now) -> None:
+    from mappings.models import Delivery, DeliveryAttempt
+
     deliveries = [
         Delivery(
             mapping_set=mapping_set,
@@ -155,24 +181,53 @@ def fill_outbox(mapping_set, payloads: list[dict]) -> None:
     )
 
 
-def run_project(workers: int) -> float:
-    from django.db import connection
+def start_workers(count: int) -> list[subprocess.Popen]:
+    """Worker processes, returned once each says it is running (and so is polling)."""
+    command = [sys.executable, "manage.py", "run_delivery_worker", "--idle-seconds", "0.02"]
+    workers = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        for _ in range(count)
+    ]
+    for process in workers:
+        if "running" not in process.stdout.readline():
+            raise RuntimeError("a delivery worker did not start")
+    return workers
 
-    from mappings.services import worker
 
-    def drain() -> None:
-        try:
-            worker.drain_all(max_seconds=600)
-        finally:
-            connection.close()
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.wait(timeout=30)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=drain) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+
+def wait_until_drained(timeout: float = 600.0) -> None:
+    from mappings.models import Delivery
+    from mappings.models.audit import OPEN_STATUSES
+
+    deadline = time.perf_counter() + timeout
+    while Delivery.objects.filter(status__in=OPEN_STATUSES).exists():
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the outbox did not drain")
+        time.sleep(0.02)
+
+
+def run_project(mapping_set, payloads: list[dict], workers: int) -> float:
+    empty_outbox()
+    processes = start_workers(workers)
+    try:
+        fill_outbox(mapping_set, payloads)
+        started = time.perf_counter()
+        wait_until_drained()
+        elapsed = time.perf_counter() - started
+    finally:
+        stop_workers(processes)
+    from mappings.models import Delivery
+
+    delivered = Delivery.objects.filter(status="delivered").count()
+    if delivered != len(payloads):
+        raise RuntimeError(f"only {delivered} of {len(payloads)} deliveries were delivered")
+    return elapsed
 
 
 def run_baseline(url: str, payloads: list[dict]) -> float:
@@ -215,7 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bridge_bench")
@@ -237,13 +292,11 @@ def main() -> None:
             payloads.append((conv, result.payload, result.external_id))
         objects = sum(len(p.get("attributes", [])) for _, p, _ in payloads)
         project, baseline, project_requests, baseline_requests = [], [], [], []
-        fill_outbox(mapping_set, payloads[: min(500, args.size)])  # warm-up
-        run_project(args.workers)
+        run_project(mapping_set, payloads[: min(500, args.size)], args.workers)  # warm-up
         run_baseline(url, payloads[:200])
         clear_received(url)
         for _ in range(args.rounds):
-            fill_outbox(mapping_set, payloads)
-            project.append(args.size / run_project(args.workers))
+            project.append(args.size / run_project(mapping_set, payloads, args.workers))
             project_requests.append(clear_received(url))
             baseline.append(args.size / run_baseline(url, payloads))
             baseline_requests.append(clear_received(url))
@@ -258,14 +311,17 @@ def main() -> None:
         [
             "| approach | records/s (median) | Braze requests | requests per 1,000 records |",
             "|---|---|---|---|",
-            f"| outbox drained by {args.workers} workers, batched | {p_rate:,.0f} | {p_req:,.0f} "
+            f"| outbox drained by {args.workers} worker processes, batched | {p_rate:,.0f} "
+            f"| {p_req:,.0f} "
             f"| {p_req * 1000 / args.size:.1f} |",
             f"| baseline: one sync call per conversation | {b_rate:,.0f} | {b_req:,.0f} "
             f"| {b_req * 1000 / args.size:.1f} |",
         ]
     )
     summary = (
-        f"Throughput ratio project/baseline: {p_rate / b_rate:.1f}x. "
+        f"Throughput ratio project/baseline: {p_rate / b_rate:.1f}x. Rounds (records/s): project "
+        f"{', '.join(f'{r:,.0f}' for r in project)}; baseline "
+        f"{', '.join(f'{r:,.0f}' for r in baseline)}. "
         f"Requests: {p_req:.0f} for {objects:,} objects, ideal ceil(objects/{limit}) = {ideal} "
         f"(+{(p_req - ideal) * 100 / ideal:.1f}%)."
     )
@@ -280,13 +336,32 @@ def main() -> None:
         f"(size {args.size:,}, {args.rounds} rounds, medians; run "
         f"{datetime.date.today().isoformat()}; {versions()}).\n\n"
         f"{table}\n\n{summary}\n\n"
-        "Goals: >= 5,000 records/s drained; requests = ceil(objects / limit) + at most 5%.\n"
-        "What limits it: one CPU-bound Python process per side on a shared 2-core machine; per "
-        "request the worker makes ~6 database round trips (claim, attempt stamps, outcome "
-        "updates) and the fake Braze validates 75 objects in Python. The baseline is bound by one "
-        "HTTP round trip per record. More worker processes (Celery) scale the project side until "
-        "the database or Braze's rate limit (3,000 requests / 3 s = 75,000 records/s per "
-        "workspace at 75 objects per request) is the bound.\n"
+        "Goals: >= 5,000 records/s drained; requests = ceil(objects / limit) + at most 5%.\n\n"
+        f"Project side: {args.workers} `manage.py run_delivery_worker` processes (the broker-less "
+        "engine; Celery workers run the same drain loop), started and idle before the outbox is "
+        "filled in one transaction; the clock runs from that commit until no delivery is open "
+        "(polled every 20 ms), and the workers are stopped before the baseline runs. Planner "
+        "statistics are refreshed after each refill (untimed), as autovacuum does in production. "
+        "Baseline: one `/users/track` call per conversation from the bench process, same data, "
+        "same fake Braze, alternating with the project in each round.\n\n"
+        "What limits it: CPU on a shared 2-core machine. Other sessions' test suites and "
+        "benchmarks shared the CPU and the PostgreSQL server: the same code measured from 2,700 "
+        "to 6,300 records/s per round in runs within one hour (the baseline 710-950), the "
+        "project side suffering more because it needs both cores. Profiled with "
+        "one worker over 6,000 records (cProfile and /proc CPU times): per record about 0.15 ms "
+        "of worker CPU and 0.15-0.2 ms of PostgreSQL backend CPU, the fake Braze about 0.015 ms. "
+        "PostgreSQL's share is mostly row writes: each delivery is written twice (lease, "
+        "outcome) and its attempt twice (sent_at before the call, answer after), each write "
+        "touching the table's indexes. Per request of 75 records the worker makes one commit "
+        "(after a gate read, one transaction holds the previous answer's two UPDATEs and this "
+        "request's sent_at stamp), plus one per claim of 300 (locking SELECT + lease UPDATE; then "
+        "the attempt rows and the environment are read once). So 0.3-0.4 ms of CPU per record "
+        "in all: two cores top out around "
+        "5,000-6,500 records/s, and more worker processes here only add contention (3 did no "
+        "better than 2 in a trial run); on "
+        "more cores it scales with worker processes until PostgreSQL's write rate or Braze's "
+        "rate limit (3,000 requests / 3 s = 75,000 records/s per workspace at 75 objects per "
+        "request) is the bound. The baseline is bound by one HTTP round trip per record.\n"
     )
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from mappings.fake_braze import Fault
 from mappings.models import DeliveredAttributes, Delivery, DeliveryAttempt, DeliveryGate
 from mappings.services import delivery as delivery_service
-from mappings.services import outbox, worker
+from mappings.services import dispatch, outbox, worker
 from tests.conftest import BRAZE_KEY, conversation_for
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +254,21 @@ def test_two_claims_never_hold_the_same_delivery(ingest, braze, environment):
 
     assert len(first) == 6 and len(second) == 4
     assert not {d.pk for d in first} & {d.pk for d in second}
+
+
+def test_a_worker_that_lost_its_lease_sends_nothing_and_writes_nothing(ingest, braze, environment):
+    [pk] = _send_async(ingest, 1)
+    stale_token, stale = outbox.claim(environment.pk, 10)
+    Delivery.objects.filter(pk=pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    outbox.sweep()  # the worker looked dead: its lease is taken back
+    new_token, _ = outbox.claim(environment.pk, 10)
+
+    dispatch.send_claimed(stale_token, stale)
+
+    assert braze.received == []
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.status == "in_flight" and delivery.lease_token == new_token
+    assert delivery.attempts.get().sent_at is None
+    dispatch.send_claimed(new_token, outbox.held(new_token))
+    assert Delivery.objects.get(pk=pk).status == "delivered"
+    assert _accepted_ids(braze) == ["u0"]

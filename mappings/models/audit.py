@@ -36,16 +36,29 @@ class AttemptOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Indexes cost every write: a delivery row is rewritten about four times on its way to Braze
+# (claim, outcome; its attempt: sent, answered), each write touching every index of the table.
+# So no single-column index where a composite below starts with the same column (db_index=False
+# on those fields): the composite serves the same lookups.
+
+
 class Delivery(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    mapping_set = models.ForeignKey(MappingSet, on_delete=models.PROTECT, related_name="deliveries")
+    mapping_set = models.ForeignKey(
+        MappingSet, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     environment = models.ForeignKey(
-        Environment, on_delete=models.PROTECT, related_name="deliveries"
+        Environment, on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
     api_client = models.ForeignKey(
-        ApiClient, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+        ApiClient,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        db_index=False,
     )
     external_id = models.CharField(max_length=987, blank=True, db_index=True)
     idempotency_key = models.CharField(max_length=255, blank=True, db_index=True)
@@ -53,7 +66,7 @@ class Delivery(models.Model):
         null=True, blank=True, help_text="Version of the mapping set that produced braze_payload"
     )
     status = models.CharField(
-        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
     reason = models.TextField(blank=True, help_text="Why it failed or was rejected")
     received_payload = models.JSONField(help_text="The conversation JSON as received")
@@ -95,9 +108,13 @@ class Delivery(models.Model):
             models.Index(
                 fields=["status", "-created_at", "-id"], name="delivery_status_newest_idx"
             ),
-            # The delivery engine's own lookups: due work per environment, one user's order.
+            # The delivery engine's own lookups: due work per environment in the order it is
+            # claimed (partial: only waiting rows, so a claim reads its first N and stops, and
+            # rows leaving the queue cost this index nothing), one user's order.
             models.Index(
-                fields=["environment", "status", "next_attempt_at"], name="delivery_due_idx"
+                fields=["environment", "next_attempt_at", "created_at"],
+                condition=models.Q(status__in=["pending", "retrying"]),
+                name="delivery_claim_idx",
             ),
             models.Index(
                 fields=["environment", "external_id", "created_at"], name="delivery_user_order_idx"
@@ -120,18 +137,25 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One call to Braze /users/track."""
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="attempts")
+    # Indexes: see the note above Delivery (the unique constraint below serves ``delivery``).
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
     attempt_number = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="attempts")
-    mapping_set = models.ForeignKey(MappingSet, on_delete=models.PROTECT, related_name="attempts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
+    mapping_set = models.ForeignKey(
+        MappingSet, on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
     url = models.URLField()
     request_body = models.JSONField()
     response_status = models.PositiveIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     outcome = models.CharField(
-        max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING, db_index=True
+        max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING
     )
     error = models.TextField(blank=True)
     sent_at = models.DateTimeField(

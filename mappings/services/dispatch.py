@@ -1,7 +1,10 @@
 """Sending leased deliveries: pack them into requests, call Braze, record each record's outcome.
 
 One attempt row per delivery per request, written (with ``sent_at`` and the shared ``batch_id``)
-before the call and completed after it. Outcomes, by Braze's answer:
+before the call and completed after it. Every write filters on the claim's lease token, so a
+worker whose lease was taken back writes nothing (and sends nothing more). Writes are per
+request, never per row: a commit for the ``sent_at`` stamp before the call and one for the
+answer right after it. Outcomes, by Braze's answer:
 - 2xx: delivered, except the objects named in ``errors`` (their deliveries fail, alone);
 - 429: wait as the rate-limit headers say (the whole environment waits), then retry;
 - 5xx, timeouts, connection errors: exponential backoff with jitter, then ``dead``;
@@ -25,7 +28,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from mappings.encryption import SecretDecryptionError
-from mappings.models import BrazeCredential, DeliveredAttributes, Delivery, DeliveryAttempt
+from mappings.models import (
+    BrazeCredential,
+    DeliveredAttributes,
+    Delivery,
+    DeliveryAttempt,
+    Environment,
+)
 from mappings.models.audit import AttemptOutcome, DeliveryStatus
 from mappings.services import braze, outbox, rate_limit
 from mappings.services.batching import Batch, Item, errors_by_key, pack
@@ -56,13 +65,28 @@ class _Stop(Exception):
         self.until = until
 
 
+class _LeaseLost(Exception):
+    """Some of the claim's deliveries are no longer ours: send nothing more for it."""
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """The unsent attempt row of a delivery: what is sent and where its outcome goes."""
+
+    pk: int
+    attempt_number: int
+    request_body: dict
+
+
 @dataclass
 class _Claim:
     token: uuid.UUID
-    deliveries: dict[Hashable, Delivery]
-    attempts: dict[Hashable, DeliveryAttempt]
+    deliveries: dict[Hashable, outbox.Held]
+    attempts: dict[Hashable, _Attempt]
     deadline: float | None  # time.monotonic() limit (sync mode)
     renewed_at: float = 0.0
+    # The environment's consecutive failures as last read from its gate (0: nothing to reset).
+    gate_failures: int = 0
 
     def keep_lease(self) -> None:
         """Extend the lease once a third of it has passed (not per request: it costs a write)."""
@@ -97,70 +121,92 @@ def has_objects(payload: dict) -> bool:
     return any(payload.get(kind) for kind in ("attributes", "events", "purchases"))
 
 
-def send_claimed(token: uuid.UUID, deliveries: list[Delivery], *, deadline: float | None = None):
+def send_claimed(
+    token: uuid.UUID, deliveries: list[outbox.Held], *, deadline: float | None = None
+) -> None:
     """Send leased deliveries (all of one environment) to Braze, in order, in packed requests."""
     if not deliveries:
         return
+    # One read for the whole claim: the environment with its credential.
+    environment = Environment.objects.select_related("credential").get(
+        pk=deliveries[0].environment_id
+    )
     claim = _Claim(
         token,
         {d.pk: d for d in deliveries},
-        _prepare_attempts(deliveries),
+        _prepare_attempts(token, environment, deliveries),
         deadline=deadline,
         renewed_at=time.monotonic(),
     )
-    environment = deliveries[0].environment
     items = [Item(pk, claim.attempts[pk].request_body) for pk in claim.deliveries]
     batches = pack(
         items,
         limit=settings.DELIVERY_BATCH_MAX_OBJECTS,
         mode=settings.DELIVERY_BATCH_LIMIT_MODE,
     )
+    _send_batches(environment, claim, batches)
+
+
+def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
     for position, batch in enumerate(batches):
         try:
-            _wait_for_slot(environment.pk, deadline)
+            _wait_for_slot(environment.pk, claim)
             _send_batch(environment, claim, batch)
         except _Stop as stop:
             rest = [key for later in batches[position:] for key in later.keys]
             _release(claim, rest, stop.until)
             return
+        except _LeaseLost:
+            # The sweep took (some of) these back, so another worker may send them: stop.
+            logger.warning(
+                "Lease %s lost mid-claim; leaving its deliveries to the sweep", claim.token
+            )
+            return
 
 
-def _prepare_attempts(deliveries: list[Delivery]) -> dict[Hashable, DeliveryAttempt]:
+def _prepare_attempts(
+    token: uuid.UUID, environment: Environment, deliveries: list[outbox.Held]
+) -> dict[Hashable, _Attempt]:
     """The unsent attempt row of each delivery: the one written at ingest or replay, else new."""
-    pks = [d.pk for d in deliveries]
-    attempts = {
-        a.delivery_id: a
-        for a in DeliveryAttempt.objects.filter(
-            delivery_id__in=pks, sent_at__isnull=True, outcome=AttemptOutcome.PENDING
-        )
-    }
+    rows = DeliveryAttempt.objects.filter(
+        delivery_id__in=[d.pk for d in deliveries],
+        sent_at__isnull=True,
+        outcome=AttemptOutcome.PENDING,
+    ).values_list("delivery_id", "pk", "attempt_number", "request_body")
+    attempts = {delivery_id: _Attempt(*rest) for delivery_id, *rest in rows}
     missing = [d for d in deliveries if d.pk not in attempts]
+    if not missing:
+        return attempts
+    # Retries: a new attempt row from the stored payload (read only for these few rows).
+    stored = Delivery.objects.only("braze_payload", "skipped_attributes").in_bulk(
+        [d.pk for d in missing]
+    )
     new = [
         DeliveryAttempt(
-            delivery=d,
+            delivery_id=d.pk,
             attempt_number=d.attempt_count + 1,
             environment_id=d.environment_id,
             mapping_set_id=d.mapping_set_id,
-            url=d.environment.users_track_url,
-            request_body=outgoing_payload(d),
+            url=environment.users_track_url,
+            request_body=outgoing_payload(stored[d.pk]),
         )
         for d in missing
     ]
-    if new:
-        DeliveryAttempt.objects.bulk_create(new)
-        Delivery.objects.filter(pk__in=[d.pk for d in missing]).update(
-            attempt_count=F("attempt_count") + 1
-        )
-        for delivery in missing:
-            delivery.attempt_count += 1
-        attempts.update({a.delivery_id: a for a in new})
+    DeliveryAttempt.objects.bulk_create(new)
+    Delivery.objects.filter(pk__in=[d.pk for d in missing], lease_token=token).update(
+        attempt_count=F("attempt_count") + 1
+    )
+    for delivery in missing:
+        delivery.attempt_count += 1
+    attempts.update({a.delivery_id: _Attempt(a.pk, a.attempt_number, a.request_body) for a in new})
     return attempts
 
 
-def _wait_for_slot(environment_id: int, deadline: float | None) -> None:
+def _wait_for_slot(environment_id: int, claim: _Claim) -> None:
     """Return when a request may go now; raise _Stop when it must wait longer (or is paused)."""
+    deadline = claim.deadline
     while True:
-        wait = outbox.gate_wait(environment_id)
+        wait, claim.gate_failures = outbox.gate_state(environment_id)
         if wait is None:  # paused on a credential problem: park until the key is fixed
             raise _Stop(timezone.now())
         if not wait:
@@ -199,10 +245,18 @@ def _read_timeout(deadline: float | None) -> float:
 
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
-    attempt_ids = [claim.attempts[k].pk for k in keys]
-    DeliveryAttempt.objects.filter(pk__in=attempt_ids).update(
-        sent_at=timezone.now(), batch_id=uuid.uuid4(), batch_size=len(keys)
-    )
+    batch_id = uuid.uuid4()
+    # Written (and committed) before the call, and only while the lease is still ours.
+    with transaction.atomic():
+        stamped = _attempts(claim, keys).update(
+            sent_at=timezone.now(), batch_id=batch_id, batch_size=len(keys)
+        )
+        if stamped != len(keys):  # not sent after all: no trace of a send (nor "ambiguous")
+            DeliveryAttempt.objects.filter(batch_id=batch_id).update(
+                sent_at=None, batch_id=None, batch_size=None
+            )
+    if stamped != len(keys):
+        raise _LeaseLost
     claim.keep_lease()
     try:
         api_key = _api_key(environment)
@@ -218,6 +272,9 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
         if stop_until is not None:
             raise _Stop(stop_until) from error
         return
+    # Recorded at once, in its own commit: deferring it to the next request's commit would save
+    # a commit per 75 records but let a worker killed in between re-send records Braze already
+    # took, beyond the one request in flight (RELIABILITY.md R7).
     with transaction.atomic():
         _record_answer(environment, claim, batch, answer)
 
@@ -243,6 +300,14 @@ def _answer_fields(answer: braze.BrazeAnswer | None) -> dict:
     }
 
 
+def _attempts(claim: _Claim, keys: list[Hashable]):
+    """The attempt rows of these deliveries, as long as the claim still holds their lease (so
+    attempts are written before their delivery's ``_finish`` releases it)."""
+    return DeliveryAttempt.objects.filter(
+        pk__in=[claim.attempts[k].pk for k in keys], delivery__lease_token=claim.token
+    )
+
+
 def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **extra) -> None:
     Delivery.objects.filter(pk__in=keys, lease_token=claim.token).update(
         status=status, reason=reason, lease_token=None, lease_expires_at=None, **extra
@@ -252,20 +317,21 @@ def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **ext
 def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.BrazeAnswer) -> None:
     rejected = errors_by_key(batch, answer.errors)
     accepted = [k for k in batch.keys if k not in rejected]
-    DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in accepted]).update(
+    _attempts(claim, accepted).update(
         outcome=AttemptOutcome.SUCCESS, error="", **_answer_fields(answer)
     )
     _finish(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
     for key, errors in rejected.items():
         _reject(claim, key, errors, answer)
-    outbox.record_success(environment.pk)
+    if claim.gate_failures:  # else a no-op write per request; a later success resets it
+        outbox.record_success(environment.pk)
     _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
 
 
 def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:
     attempt = claim.attempts[key]
     sent = sum(len(v) for k, v in attempt.request_body.items() if isinstance(v, list))
-    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+    _attempts(claim, [key]).update(
         outcome=AttemptOutcome.PARTIAL if len(errors) < sent else AttemptOutcome.FAILED,
         error=_describe(errors),
         **_answer_fields(answer),
@@ -280,7 +346,7 @@ def _record_error(
     """Record a failed request; returns until when the environment must not be called."""
     logger.warning("Braze call failed for %s deliveries: %s", len(batch.keys), error)
     keys = batch.keys
-    DeliveryAttempt.objects.filter(pk__in=[claim.attempts[k].pk for k in keys]).update(
+    _attempts(claim, keys).update(
         outcome=AttemptOutcome.FAILED,
         error=str(error),
         ambiguous=error.ambiguous,
@@ -310,7 +376,7 @@ def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> N
     for key in batch.keys:
         own = per_key.get(key)
         if own:
-            DeliveryAttempt.objects.filter(pk=claim.attempts[key].pk).update(error=_describe(own))
+            _attempts(claim, [key]).update(error=_describe(own))
         reason = f"Braze rejected the record: {_describe(own)}" if own else str(error)
         _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
@@ -342,11 +408,11 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
     return until
 
 
-def _remember_attributes(environment_id: int, delivered: list[Delivery], claim: _Claim) -> None:
+def _remember_attributes(environment_id: int, delivered: list[outbox.Held], claim: _Claim) -> None:
     """Keep the values just delivered, for mapping sets that skip unchanged attributes."""
     changes: dict[str, dict] = {}
     for delivery in delivered:
-        if not delivery.mapping_set.dedup_unchanged_attributes:
+        if not delivery.dedup_attributes:
             continue
         for obj in claim.attempts[delivery.pk].request_body.get("attributes") or []:
             values = {k: value_digest(v) for k, v in obj.items() if k not in IDENTIFIER_KEYS}

@@ -13,6 +13,7 @@ environment is still open, so one user's updates reach Braze in the order they a
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,6 +26,31 @@ from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
 
 WAITING_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 INTERRUPTED = "Interrupted: the worker was lost mid-request (Braze may have applied it)"
+
+
+@dataclass(slots=True)
+class Held:
+    """What sending needs of one leased delivery: plain values, not a model instance (a claim
+    holds hundreds; building Delivery objects with their JSON fields was most of its cost)."""
+
+    pk: uuid.UUID
+    created_at: datetime
+    environment_id: int
+    mapping_set_id: int
+    external_id: str
+    attempt_count: int
+    dedup_attributes: bool
+
+
+HELD_FIELDS = (
+    "pk",
+    "created_at",
+    "environment_id",
+    "mapping_set_id",
+    "external_id",
+    "attempt_count",
+    "mapping_set__dedup_unchanged_attributes",
+)
 
 
 def _older_open_for_same_user() -> Exists:
@@ -53,44 +79,50 @@ def _lease_fields(token: uuid.UUID, now: datetime) -> dict:
     }
 
 
-def _claim_ids(candidates: QuerySet[Delivery], limit: int, token: uuid.UUID, now) -> None:
+def _claim(candidates: QuerySet[Delivery], limit: int, token: uuid.UUID, now) -> list[Held]:
     ordered = candidates.order_by("next_attempt_at", "created_at")
     if connection.features.has_select_for_update_skip_locked:
+        # The locking SELECT reads what sending needs, so the claim costs one SELECT and one
+        # UPDATE (no second read of the rows just leased).
         with transaction.atomic():
-            ids = list(
-                ordered.select_for_update(skip_locked=True, of=("self",)).values_list(
-                    "pk", flat=True
-                )[:limit]
+            rows = list(
+                ordered.select_for_update(skip_locked=True, of=("self",)).values_list(*HELD_FIELDS)[
+                    :limit
+                ]
             )
-            Delivery.objects.filter(pk__in=ids).update(**_lease_fields(token, now))
-        return
+            if rows:
+                Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
+                    **_lease_fields(token, now)
+                )
+        return sorted((Held(*row) for row in rows), key=lambda held: held.created_at)
     ids = list(ordered.values_list("pk", flat=True)[:limit])
     # Compare-and-set: the UPDATE repeats the claimable condition, so a row another worker
     # took between our SELECT and this UPDATE is left alone.
-    claimable(now).filter(pk__in=ids).update(**_lease_fields(token, now))
+    if not ids or not claimable(now).filter(pk__in=ids).update(**_lease_fields(token, now)):
+        return []
+    return held(token)
 
 
-def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[Delivery]]:
+def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[Held]]:
     """Lease up to ``limit`` due deliveries of one environment, oldest first."""
     token, now = uuid.uuid4(), timezone.now()
-    _claim_ids(claimable(now).filter(environment_id=environment_id), limit, token, now)
-    return token, held(token)
+    return token, _claim(claimable(now).filter(environment_id=environment_id), limit, token, now)
 
 
 def claim_one(delivery: Delivery) -> uuid.UUID | None:
     """Lease this one delivery if it is due (sync mode sends it from the request)."""
     token, now = uuid.uuid4(), timezone.now()
-    _claim_ids(claimable(now).filter(pk=delivery.pk), 1, token, now)
-    return token if Delivery.objects.filter(pk=delivery.pk, lease_token=token).exists() else None
+    return token if _claim(claimable(now).filter(pk=delivery.pk), 1, token, now) else None
 
 
-def held(token: uuid.UUID) -> list[Delivery]:
-    return list(
+def held(token: uuid.UUID) -> list[Held]:
+    """The deliveries this lease still holds, oldest first."""
+    rows = (
         Delivery.objects.filter(lease_token=token, status=DeliveryStatus.IN_FLIGHT)
-        .select_related("environment", "mapping_set")
-        .defer("received_payload", "answer_body")
         .order_by("created_at")
+        .values_list(*HELD_FIELDS)
     )
+    return [Held(*row) for row in rows]
 
 
 def renew(token: uuid.UUID) -> None:
@@ -148,16 +180,27 @@ def gate(environment_id: int) -> DeliveryGate:
     return gate
 
 
+def gate_state(environment_id: int) -> tuple[float | None, int]:
+    """Seconds to wait before sending to this environment (None when it is paused), and its
+    count of consecutive failures."""
+    state = (
+        DeliveryGate.objects.filter(environment_id=environment_id)
+        .values_list("paused_reason", "blocked_until", "consecutive_failures")
+        .first()
+    )
+    if state is None:
+        return 0.0, 0
+    paused_reason, blocked_until, failures = state
+    if paused_reason:
+        return None, failures
+    if blocked_until is None:
+        return 0.0, failures
+    return max(0.0, (blocked_until - timezone.now()).total_seconds()), failures
+
+
 def gate_wait(environment_id: int) -> float | None:
     """Seconds to wait before sending to this environment; None when it is paused."""
-    state = DeliveryGate.objects.filter(environment_id=environment_id).first()
-    if state is None:
-        return 0.0
-    if state.paused_reason:
-        return None
-    if state.blocked_until is None:
-        return 0.0
-    return max(0.0, (state.blocked_until - timezone.now()).total_seconds())
+    return gate_state(environment_id)[0]
 
 
 def block(environment_id: int, until: datetime, *, failed: bool) -> None:
