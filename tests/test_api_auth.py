@@ -193,3 +193,21 @@ def test_key_rotation_re_encrypts_signing_secrets(signing_secret, settings):
     assert client.signing_secret_ciphertext != old
     settings.BRAZE_KEY_ENCRYPTION_KEYS = settings.BRAZE_KEY_ENCRYPTION_KEYS[:1]
     assert client.signing_secret() == signing_secret
+
+
+def test_last_use_is_written_at_most_once_a_minute(ingest, braze, conversation):
+    ingest.post("support-bot", conversation)
+    first = ApiClient.objects.get().last_used_at
+
+    ingest.post("support-bot", conversation)
+
+    assert ApiClient.objects.get().last_used_at == first
+
+
+def test_last_use_moves_on_once_the_recorded_one_is_over_a_minute_old(ingest, braze, conversation):
+    long_ago = timezone.now() - timedelta(minutes=5)
+    ApiClient.objects.update(last_used_at=long_ago)
+
+    ingest.post("support-bot", conversation)
+
+    assert ApiClient.objects.get().last_used_at > long_ago + timedelta(minutes=4)

@@ -1,6 +1,8 @@
 """Field discovery records paths and types of received conversations, never their values."""
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from mappings.models import SeenPath
 from mappings.services import discovery
@@ -42,3 +44,44 @@ def test_unmapped_lists_only_leaves_no_row_reads(ingest, braze, conversation, ma
     ingest.post("support-bot", conversation)
 
     assert [s.path for s in discovery.unmapped(mapping_set)] == ["answers.mood"]
+
+
+def test_a_conversation_shape_already_stored_costs_no_discovery_query(
+    ingest, braze, conversation, mapping_set, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        discovery.record(mapping_set, conversation)  # inserts the rows
+        discovery.record(mapping_set, conversation)  # reads them back: now known here
+
+    with CaptureQueriesContext(connection) as queries:
+        discovery.record(mapping_set, conversation)
+
+    assert not [q for q in queries.captured_queries if "seenpath" in q["sql"]]
+
+
+def test_a_new_path_or_type_is_still_recorded_after_the_shape_is_known(
+    ingest, braze, conversation, mapping_set, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            ingest.post("support-bot", conversation)
+        conversation["answers"]["plan"] = 3
+        conversation["answers"]["budget"] = "high"
+        ingest.post("support-bot", conversation)
+
+    seen = {s.path: s.types for s in SeenPath.objects.filter(mapping_set=mapping_set)}
+
+    assert seen["answers.plan"] == ["number", "string"]
+    assert seen["answers.budget"] == ["string"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_recording_is_not_taken_as_stored(conversation, mapping_set):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        discovery.record(mapping_set, conversation)
+        discovery.record(mapping_set, conversation)
+        raise RuntimeError("the request failed")
+
+    discovery.record(mapping_set, conversation)
+
+    assert SeenPath.objects.filter(mapping_set=mapping_set, path="user.profile.email").exists()

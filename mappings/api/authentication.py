@@ -5,6 +5,9 @@ hash of a high-entropy token leaks nothing useful through timing. A client with 
 must also sign each request (mappings/api/signing.py), checked before the body is parsed.
 """
 
+from datetime import timedelta
+
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication
 
@@ -12,6 +15,10 @@ from mappings.api import signing
 from mappings.api.errors import ApiAuthenticationFailed
 from mappings.models import ApiClient
 from mappings.models.config import hash_token
+
+# last_used_at is for people (is this token still in use?): a minute's precision is plenty, and
+# writing it on every request would cost a database round trip and a row update each time.
+LAST_USED_PRECISION = timedelta(seconds=60)
 
 
 class ApiClientTokenAuthentication(authentication.BaseAuthentication):
@@ -30,7 +37,7 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
         if client.signs_requests:
             # The raw bytes, as signed; Django keeps them for the parser to read afterwards.
             signing.verify(client.pk, client.signing_secret(), request.headers, request.body)
-        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        _note_use(client, now)
         return client, None
 
     def _client_for(self, token: str, now) -> ApiClient:
@@ -44,3 +51,18 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) when no credentials were sent.
         return 'Bearer realm="ingest"'
+
+
+def _note_use(client: ApiClient, now) -> None:
+    """Record ``last_used_at``, at most once per :data:`LAST_USED_PRECISION` per client.
+
+    The row was just read, so a recent value needs no query at all; the conditional UPDATE keeps
+    concurrent requests (other processes) from all writing the same minute.
+    """
+    stale = now - LAST_USED_PRECISION
+    if client.last_used_at is not None and client.last_used_at >= stale:
+        return
+    ApiClient.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=client.pk
+    ).update(last_used_at=now)
+    client.last_used_at = now

@@ -20,12 +20,16 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def _mapping_set_for(client, slug: str) -> MappingSet:
+    # One query: the set, its environment and credential, and whether this client may use it.
     mapping_set = (
-        MappingSet.objects.select_related("environment__credential").filter(slug=slug).first()
+        MappingSet.objects.select_related("environment__credential")
+        .annotate(client_may_use=client.may_use_expression())
+        .filter(slug=slug)
+        .first()
     )
     if mapping_set is None:
         raise ApiError(404, "unknown_mapping_set", f"No mapping set with slug '{slug}'")
-    if not client.may_use(mapping_set):
+    if not mapping_set.client_may_use:
         raise ApiError(403, "forbidden", f"This API client may not use mapping set '{slug}'")
     if not mapping_set.is_active:
         raise ApiError(404, "mapping_set_inactive", f"Mapping set '{slug}' is not active")

@@ -104,11 +104,14 @@ def _fingerprint(mapping_set: MappingSet, conversation: Any) -> str:
 def _earlier(api_client: ApiClient | None, key: str) -> Delivery | None:
     if api_client is None:
         return None
+    # One query in the usual case: a client's key is on at most one row (a unique constraint).
+    earlier = Delivery.objects.filter(api_client=api_client, idempotency_key=key).first()
     cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_IDEMPOTENCY_TTL_SECONDS)
-    keyed = Delivery.objects.filter(api_client=api_client, idempotency_key=key)
+    if earlier is None or earlier.created_at >= cutoff:
+        return earlier
     # Past the window a key is free again: the old row keeps its audit data, not the key.
-    keyed.filter(created_at__lt=cutoff).update(idempotency_key="")
-    return keyed.filter(created_at__gte=cutoff).first()
+    Delivery.objects.filter(pk=earlier.pk, created_at__lt=cutoff).update(idempotency_key="")
+    return None
 
 
 def _repeat(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:

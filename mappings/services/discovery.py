@@ -2,11 +2,15 @@
 
 :func:`paths_of` is pure: a conversation in, ``{path: {type, ...}}`` out, in the JMESPath form
 rows use (``session.answers[2].value``, ``user."first-name"``). :func:`record` keeps them in
-``SeenPath`` rows with one read per ingest and writes only when something is new.
+``SeenPath`` rows; it reads and writes them only when a conversation holds a path, or a type at a
+path, that this process has not yet seen stored (most conversations of a bot share one shape).
 """
 
 import re
+import threading
 from typing import Any
+
+from django.db import transaction
 
 from mappings.models import MappingSet, SeenPath
 from mappings.services import sources
@@ -15,6 +19,14 @@ MAX_PATHS = 300  # per conversation: a runaway document must not flood the table
 MAX_DEPTH = 10
 MAX_LIST_ITEMS = 5  # list items recorded by index: answers[0] .. answers[4]
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Per process: {(mapping set id, created_at): {path: types known to be stored}}. Rows only grow
+# (types are only added; rows go only with their mapping set, and created_at tells a reused id
+# apart), so a path whose types are all known here needs no query. Bounded, to stay small.
+MAX_CACHED_SETS = 200
+MAX_CACHED_PATHS = 5_000  # per mapping set
+_stored: dict[tuple[int, Any], dict[str, frozenset[str]]] = {}
+_stored_lock = threading.Lock()
 
 
 def json_type(value: Any) -> str:
@@ -57,7 +69,7 @@ def paths_of(document: Any) -> dict[str, set[str]]:
 
 def record(mapping_set: MappingSet, conversation: Any) -> None:
     found = paths_of(conversation)
-    if not found:
+    if not found or _all_stored(mapping_set, found):
         return
     known = {
         seen.path: seen
@@ -74,6 +86,41 @@ def record(mapping_set: MappingSet, conversation: Any) -> None:
         if not found[path] <= set(seen.types):
             seen.types = sorted(set(seen.types) | found[path])
             seen.save(update_fields=["types", "last_seen_at"])
+    # Only rows read back are remembered: a row this call inserted may have lost a race to
+    # another request's insert (ignore_conflicts), with other types. Remembered once committed,
+    # so a rolled-back write is never taken as stored.
+    stored = {path: frozenset(seen.types) for path, seen in known.items()}
+    transaction.on_commit(lambda: _remember(mapping_set, stored))
+
+
+def _cache_key(mapping_set: MappingSet) -> tuple[int, Any]:
+    return (mapping_set.pk, mapping_set.created_at)
+
+
+def _all_stored(mapping_set: MappingSet, found: dict[str, set[str]]) -> bool:
+    stored = _stored.get(_cache_key(mapping_set))
+    if not stored:
+        return False
+    return all(types <= stored.get(path, frozenset()) for path, types in found.items())
+
+
+def _remember(mapping_set: MappingSet, paths: dict[str, frozenset[str]]) -> None:
+    if not paths:
+        return
+    key = _cache_key(mapping_set)
+    with _stored_lock:
+        if key not in _stored and len(_stored) >= MAX_CACHED_SETS:
+            _stored.clear()
+        stored = _stored.setdefault(key, {})
+        for path, types in paths.items():
+            if path in stored or len(stored) < MAX_CACHED_PATHS:
+                stored[path] = stored.get(path, frozenset()) | types
+
+
+def forget_stored() -> None:
+    """Empty this process's memory of stored paths (tests; rows deleted by hand)."""
+    with _stored_lock:
+        _stored.clear()
 
 
 def mapped_paths(mapping_set: MappingSet) -> set[str]:
