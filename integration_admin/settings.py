@@ -132,6 +132,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 API_MAX_JSON_ITEMS = env.int("API_MAX_JSON_ITEMS", default=10_000)
 # Default per-client rate (an API client's own rate_limit overrides it), like 600/min.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+# Each web process keeps the API client behind a token and the mapping set behind a slug this
+# long: a configuration change reaches the other processes within it (0 = read every request).
+API_CONFIG_CACHE_SECONDS = env.float("API_CONFIG_CACHE_SECONDS", default=3.0)
 API_SIGNATURE_TOLERANCE_SECONDS = env.int("API_SIGNATURE_TOLERANCE_SECONDS", default=300)
 # Django's own cap on request.body must not be below ours (signed requests read it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_MAX_BODY_BYTES)

@@ -8,14 +8,17 @@ from rest_framework.test import APIClient
 
 from mappings.fake_braze import FakeBraze
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+from mappings.services import config_lookups
 
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
 
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Rate-limit counters and seen signatures must not leak from one test into the next."""
+    """Rate-limit counters, seen signatures and looked-up configuration must not leak from one
+    test into the next (rows are rolled back, so ids and slugs come again)."""
     cache.clear()
+    config_lookups.forget()
     yield
 
 

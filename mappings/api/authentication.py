@@ -1,7 +1,9 @@
 """Bearer-token authentication for conversation platforms (``Authorization: Bearer <token>``).
 
 Tokens are looked up by their SHA-256 hash: the plaintext is never stored, and the lookup by a
-hash of a high-entropy token leaks nothing useful through timing. A client with a signing secret
+hash of a high-entropy token leaks nothing useful through timing. The lookup is kept for a few
+seconds per process (mappings/services/config_lookups.py): a revoked token stops working in
+other web processes within ``API_CONFIG_CACHE_SECONDS``. A client with a signing secret
 must also sign each request (mappings/api/signing.py), checked before the body is parsed.
 """
 
@@ -14,7 +16,7 @@ from rest_framework import authentication
 from mappings.api import signing
 from mappings.api.errors import ApiAuthenticationFailed
 from mappings.models import ApiClient
-from mappings.models.config import hash_token
+from mappings.services import config_lookups
 
 # last_used_at is for people (is this token still in use?): a minute's precision is plenty, and
 # writing it on every request would cost a database round trip and a row update each time.
@@ -41,7 +43,7 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
         return client, None
 
     def _client_for(self, token: str, now) -> ApiClient:
-        client = ApiClient.objects.filter(token_hash=hash_token(token)).first()
+        client = config_lookups.client_for_token(token)
         if client is None or not client.is_active:
             raise ApiAuthenticationFailed("invalid_token", "Invalid or revoked API token")
         if client.is_expired(now):

@@ -13,20 +13,14 @@ from mappings.api.errors import ApiError
 from mappings.api.serializers import delivery_detail, ingest_response
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
-from mappings.services import delivery, health, preview
+from mappings.services import config_lookups, delivery, health, preview
 
 MODE_HEADER = "X-Delivery-Mode"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def _mapping_set_for(client, slug: str) -> MappingSet:
-    # One query: the set, its environment and credential, and whether this client may use it.
-    mapping_set = (
-        MappingSet.objects.select_related("environment__credential")
-        .annotate(client_may_use=client.may_use_expression())
-        .filter(slug=slug)
-        .first()
-    )
+    mapping_set = config_lookups.mapping_set_for(client, slug)
     if mapping_set is None:
         raise ApiError(404, "unknown_mapping_set", f"No mapping set with slug '{slug}'")
     if not mapping_set.client_may_use:

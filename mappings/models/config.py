@@ -6,12 +6,17 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from mappings import braze_endpoints, encryption
 from mappings.services import mapping, sources, targets
 from mappings.services.mapping import CompiledMapping, MappingSpec, RowSpec
+
+# Sent when configuration is written without save() (queryset updates), which sends no post_save:
+# caches of configuration (mappings/services/config_lookups.py) listen to both.
+config_changed = Signal()
 
 
 def source_path_validator(value: str) -> None:
@@ -168,6 +173,7 @@ class MappingSet(TimestampedModel):
         """Record that the mapping changed; deliveries keep the version that mapped them."""
         MappingSet.objects.filter(pk=self.pk).update(version=models.F("version") + 1)
         self.refresh_from_db(fields=["version"])
+        config_changed.send(sender=MappingSet)
 
     def clean(self) -> None:
         """The identifier as the engine sees it (rows are checked by their own form)."""
@@ -186,6 +192,7 @@ class MappingSet(TimestampedModel):
         now = timezone.now()
         MappingSet.objects.filter(pk=self.pk).update(updated_at=now)
         self.updated_at = now
+        config_changed.send(sender=MappingSet)
 
     def to_spec(self, rows=None) -> MappingSpec:
         """The plain-data mapping the engine runs (no ORM past this point)."""
