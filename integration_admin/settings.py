@@ -186,6 +186,9 @@ DELIVERY_CLAIM_SIZE = env.int("DELIVERY_CLAIM_SIZE", default=300)
 DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
 # How often the sweep re-enqueues pending rows and takes back expired leases.
 DELIVERY_SWEEP_INTERVAL_SECONDS = env.float("DELIVERY_SWEEP_INTERVAL_SECONDS", default=10.0)
+# With a broker: a web process publishes one drain task per environment at once, then at most
+# one per this many seconds (a trailing one for hints in between); 0 = one per ingest.
+DELIVERY_HINT_INTERVAL_SECONDS = env.float("DELIVERY_HINT_INTERVAL_SECONDS", default=0.05)
 # Exponential backoff with jitter for 5xx, timeouts and connection errors, then "dead".
 DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=10.0)
 DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default=3600.0)

@@ -4,7 +4,8 @@ Two engines run the same loop:
 - embedded (no broker, the default and the demo): a daemon thread inside each web process,
   woken by ``notify`` and by a timer every ``DELIVERY_SWEEP_INTERVAL_SECONDS``;
 - Celery on Redis (``CELERY_BROKER_URL`` set): ``notify`` enqueues a task per environment,
-  and Celery beat runs the sweep (mappings/tasks.py).
+  coalesced to one per ``DELIVERY_HINT_INTERVAL_SECONDS`` (mappings/services/hints.py), and
+  Celery beat runs the sweep (mappings/tasks.py).
 Either way the hint is only a hint: the Delivery rows are the record of truth and the sweep
 re-enqueues whatever a lost hint, a flushed Redis or a killed worker left behind.
 """
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from mappings.services import dispatch, outbox
+from mappings.services.hints import HintCoalescer
 
 logger = logging.getLogger(__name__)
 
@@ -88,18 +90,20 @@ embedded = EmbeddedWorker()
 
 
 def _enqueue(environment_id: int) -> None:
-    try:
-        from mappings import tasks
+    from mappings import tasks
 
-        tasks.deliver_environment.delay(environment_id)
-    except Exception:  # a lost hint is covered by the sweep; never fail the ingest for it
-        logger.warning("Could not enqueue delivery for environment %s", environment_id)
+    tasks.deliver_environment.delay(environment_id)
+
+
+# One per process: a publish costs the request a broker round trip and one drain task empties an
+# environment, so a burst of ingests needs one message at once and one after the interval.
+hints = HintCoalescer(_enqueue, lambda: settings.DELIVERY_HINT_INTERVAL_SECONDS)
 
 
 def notify(environment_id: int) -> None:
     """Hint that the environment has new work, once the current transaction commits."""
     if settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: _enqueue(environment_id))
+        transaction.on_commit(lambda: hints.hint(environment_id))
     elif settings.DELIVERY_EMBEDDED_WORKER:
         transaction.on_commit(embedded.wake)
 
