@@ -1,31 +1,30 @@
 """Per-client rate limits, counted in the cache (Redis in production, see CACHE_URL).
 
-Each API client gets its own budget: its ``rate_limit`` field, or the API_THROTTLE_RATE setting.
-Over it, DRF answers 429 with ``Retry-After``. Requests without a valid client never get here:
-authentication answers 401 first.
+Each API client gets its own budget: its ``rate_limit`` field, or the API_THROTTLE_RATE setting,
+counted by an approximate sliding window (mappings/services/request_quota.py says how, and how
+far it can be off). Over it, DRF answers 429 with ``Retry-After``. Requests without a valid
+client never get here: authentication answers 401 first.
 """
 
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from mappings.models import ApiClient
+from mappings.services import request_quota
 
 
-class ApiClientRateThrottle(SimpleRateThrottle):
-    scope = "api_client"
-    cache_format = "bridge:throttle:%(scope)s:%(ident)s"
-
-    def get_rate(self) -> str:
-        return settings.API_THROTTLE_RATE
+class ApiClientRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._retry_after: float | None = None
 
     def allow_request(self, request, view) -> bool:
         client = request.user
-        if isinstance(client, ApiClient) and client.rate_limit:
-            self.rate = client.rate_limit
-            self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        if not isinstance(client, ApiClient):
+            return True
+        rate = request_quota.parse_rate(client.rate_limit or settings.API_THROTTLE_RATE)
+        decision = request_quota.take(f"bridge:throttle:{client.pk}", rate)
+        self._retry_after = decision.retry_after_seconds
+        return decision.allowed
 
-    def get_cache_key(self, request, view) -> str | None:
-        if not isinstance(request.user, ApiClient):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+    def wait(self) -> float | None:
+        return self._retry_after
