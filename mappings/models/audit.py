@@ -60,8 +60,8 @@ class Delivery(models.Model):
         related_name="deliveries",
         db_index=False,
     )
-    external_id = models.CharField(max_length=987, blank=True, db_index=True)
-    idempotency_key = models.CharField(max_length=255, blank=True, db_index=True)
+    external_id = models.CharField(max_length=987, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
     mapping_version = models.PositiveIntegerField(
         null=True, blank=True, help_text="Version of the mapping set that produced braze_payload"
     )
@@ -119,7 +119,20 @@ class Delivery(models.Model):
             models.Index(
                 fields=["environment", "external_id", "created_at"], name="delivery_user_order_idx"
             ),
-            models.Index(fields=["lease_token"], name="delivery_lease_idx"),
+            # Every ingest inserts into each index here, so the ones below skip what most rows
+            # hold (no lease, no key) and none is a LIKE-pattern copy (searches are exact).
+            models.Index(
+                fields=["lease_token"],
+                condition=models.Q(lease_token__isnull=False),
+                name="delivery_lease_idx",
+            ),
+            # The log's search box: a user id in any environment, or an Idempotency-Key.
+            models.Index(fields=["external_id"], name="delivery_external_id_idx"),
+            models.Index(
+                fields=["idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="delivery_idempotency_key_idx",
+            ),
         ]
         constraints = [
             # Concurrent repeats of one key collide here, so only one reaches Braze.
