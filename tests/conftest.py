@@ -126,7 +126,7 @@ class IngestCaller:
         sent = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
         if key is not None:
             sent["Idempotency-Key"] = key
-        query = f"?mode={mode}" if mode else ""
+        query = f"?mode={mode}" if mode is not None else ""
         return self.client.generic(
             "POST", f"/api/v1/ingest/{slug}/{query}", raw, content_type=content_type,
             headers={**sent, **(headers or {})},

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from mappings.fake_braze import Fault
-from mappings.models import ApiClient
+from mappings.models import ApiClient, Delivery
 from mappings.services import worker
 from tests.conftest import conversation_for
 
@@ -56,8 +56,17 @@ def test_a_request_may_choose_its_mode_over_the_mapping_sets(ingest, braze, mapp
     assert chosen.status_code == 200 and chosen.json()["status"] == "delivered"
 
 
-def test_an_unknown_mode_is_refused(ingest, braze):
-    response = ingest.post("support-bot", conversation_for("u1"), mode="later")
+@pytest.mark.parametrize("mode", ["later", ""])
+def test_an_unknown_or_empty_mode_is_refused(ingest, braze, mode):
+    # Empty is not "the default": a bot template that failed to fill it in should hear so.
+    response = ingest.post("support-bot", conversation_for("u1"), mode=mode)
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_mode"
+    assert not Delivery.objects.exists()
+
+
+def test_an_empty_mode_header_is_refused(ingest, braze):
+    response = ingest.post("support-bot", conversation_for("u1"), headers={"X-Delivery-Mode": ""})
+
+    assert response.status_code == 400

@@ -32,10 +32,11 @@ def _mapping_set_for(client, slug: str) -> MappingSet:
 
 def _mode(request: Request) -> str | None:
     """``?mode=sync|async`` or the ``X-Delivery-Mode`` header; none = the mapping set's mode."""
-    mode = request.query_params.get("mode") or request.headers.get(MODE_HEADER)
-    if mode and mode not in delivery.MODES:
+    # Present but empty (``?mode=``) is an error too, as the schema's enum says: not the default.
+    mode = request.query_params.get("mode", request.headers.get(MODE_HEADER))
+    if mode is not None and mode not in delivery.MODES:
         raise ApiError(400, "invalid_mode", f"mode must be one of {', '.join(delivery.MODES)}")
-    return mode or None
+    return mode
 
 
 def _idempotency_key(request: Request) -> str:
