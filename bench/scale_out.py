@@ -152,6 +152,45 @@ def run_wrk(url: str, script: str, seconds: float, connections: int) -> dict[str
     }
 
 
+def _processes() -> list[tuple[int, int, str, float]]:
+    """(pid, parent pid, command line, user + system CPU seconds) of every process (Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        found.append((int(entry), int(fields[1]), command, cpu))
+    return found
+
+
+def cpu_by_role(web: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds used so far by this web server (master and workers) and by PostgreSQL."""
+    processes = _processes()
+    return {
+        "web": sum(cpu for pid, parent, _, cpu in processes if web.pid in (pid, parent)),
+        "db": sum(cpu for _, _, command, cpu in processes if command.startswith("postgres")),
+    }
+
+
+def measure(web: subprocess.Popen, url: str, script: str, args) -> dict[str, float]:
+    """One wrk run plus the CPU milliseconds per request of the web server and of PostgreSQL
+    (what the requests/s is spent on: 2 cores in all)."""
+    before = cpu_by_role(web)
+    result = run_wrk(url, script, args.duration, args.connections)
+    after = cpu_by_role(web)
+    requests_done = max(1.0, result["rps"] * max(1, round(args.duration)))
+    for role in ("web", "db"):
+        result[f"{role}_cpu"] = (after[role] - before[role]) * 1000 / requests_done
+    return result
+
+
 def reset_queue() -> None:
     import redis
 
@@ -176,7 +215,7 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
                 runs = {name: [] for name in targets}
                 for _ in range(args.rounds):
                     for name, target in targets.items():
-                        runs[name].append(run_wrk(target, script, args.duration, args.connections))
+                        runs[name].append(measure(process, target, script, args))
             finally:
                 process.terminate()
                 process.wait()
@@ -185,7 +224,7 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
             Delivery.objects.all().delete()
             row = {"workers": workers}
             for name, results in runs.items():
-                for key in ("rps", "p50", "p99"):
+                for key in ("rps", "p50", "p99", "web_cpu", "db_cpu"):
                     row[f"{name}_{key}"] = statistics.median(r[key] for r in results)
                 row[f"{name}_errors"] = sum(r["errors"] for r in results)
             rows.append(row)
@@ -303,6 +342,18 @@ def report(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
             f"| {r['bare_p99']:.1f} | {r['ingest_rps'] / r['bare_rps']:.0%} "
             f"| {r['ingest_errors'] + r['bare_errors']} |"
         )
+    lines += [
+        "",
+        "CPU per request, in ms, over the same runs (what the 2 cores are spent on):",
+        "",
+        "| gunicorn workers | ingest: web | ingest: PostgreSQL | bare: web | bare: PostgreSQL |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['workers']} | {r['ingest_web_cpu']:.2f} | {r['ingest_db_cpu']:.2f} "
+        f"| {r['bare_web_cpu']:.2f} | {r['bare_db_cpu']:.2f} |"
+        for r in ingest
+    ]
     lines += [
         "",
         "| Celery workers | delivery records/s | Braze requests per round |",
