@@ -50,28 +50,30 @@ LIMITS = """\
 What limits these figures: two cores shared by everything: wrk, gunicorn, PostgreSQL, Redis, the
 Celery workers and the fake Braze (and, on this machine, other jobs). Past 2 processes more
 workers only add context switches, so 4 gunicorn or Celery workers are not faster than 2 here;
-on a machine with more cores each added process brings about one more core's worth. An ingest
-is CPU in Python (DRF, token authentication, JMESPath mapping) plus six PostgreSQL round trips
-(the token lookup; the mapping set with the client's permission in one query; BEGIN, the Delivery
-and first DeliveryAttempt rows, COMMIT), two Redis round trips for the throttle's history and one
-Redis publish (the Celery hint). last_used_at is written at most once a minute per client and
-field discovery touches the database only for a path or type the process has not seen stored.
-The bare view is one JSON parse and one INSERT, so the ratio measures that work; the goal of 60%
-is still missed on this stack: the remaining costs are those round trips (each ~1 ms on this busy
-machine), the Celery publish, and the throttle's sliding-window history, which is read and
-written whole on every request (with the benchmark's huge client rate it holds every request of
-the last minute).
+on a machine with more cores each added process brings about one more core's worth. The CPU
+table shows where an ingest's time goes: mostly the web process's Python. A warm async ingest
+writes one transaction (BEGIN, the Delivery row with 11 index entries and three JSON columns,
+its first attempt row, COMMIT: four PostgreSQL round trips) and makes one pipelined Redis round
+trip (the rate-limit counters); the token's client and
+the slug's mapping set come from the process's cache (`API_CONFIG_CACHE_SECONDS`), field
+discovery touches the database only for paths it has not seen, and the Celery hint is published
+at most once per `DELIVERY_HINT_INTERVAL_SECONDS` per environment. What is left is the work
+itself, each piece small: DRF's request handling, the JSON shape check, the mapping, discovery's
+walk of the document, the request fingerprint, the ORM building the two INSERTs, the
+rate-limit round trip and the answer. The bare view is one JSON parse and one raw INSERT into a
+one-index table.
 Delivery is bound by the workers' Python and PostgreSQL (claim, attempt rows, outcome updates
 per batch of 75) and by the fake Braze's own Python validation.
 
 How far it goes: web processes and Celery workers are stateless and share only PostgreSQL and
 Redis, so they scale out across machines behind a load balancer; then PostgreSQL (one primary;
-writes of ~3 rows per ingest) is the next bound, and beyond it Braze itself: `/users/track`
-allows 3,000 requests per 3 s per workspace, i.e. at 75 objects per request 225,000 objects per
-3 s = 75,000 objects/s (our default client limit of 2,400 / 3 s leaves headroom: 60,000
-objects/s). A conversation that yields one attribute object and one event object is 2 objects, so
-one workspace tops out at about 30,000 such conversations/s (about 2.6 billion a day) however
-many workers run; several workspaces (environments) have separate limits."""
+one Delivery row per ingest, then one attempt row and two updates per delivery when sent) is the
+next bound, and beyond it Braze itself: `/users/track` allows 3,000 requests per 3 s per
+workspace, i.e. at 75 objects per request 225,000 objects per 3 s = 75,000 objects/s (our
+default client limit of 2,400 / 3 s leaves headroom: 60,000 objects/s). A conversation that
+yields one attribute object and one event object is 2 objects, so one workspace tops out at
+about 30,000 such conversations/s (about 2.6 billion a day) however many workers run; several
+workspaces (environments) have separate limits."""
 
 
 def server_env(**extra: str) -> dict[str, str]:
