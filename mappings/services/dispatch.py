@@ -101,8 +101,13 @@ def backoff() -> Backoff:
 
 def outgoing_payload(delivery: Delivery) -> dict:
     """The delivery's Braze body minus the attributes skipped as unchanged."""
-    payload = dict(delivery.braze_payload or {})
-    skipped = set(delivery.skipped_attributes or [])
+    return trimmed_payload(delivery.braze_payload, delivery.skipped_attributes)
+
+
+def trimmed_payload(braze_payload: dict | None, skipped_attributes: list | None) -> dict:
+    """A Braze body minus the attributes skipped as unchanged (from plain stored values)."""
+    payload = dict(braze_payload or {})
+    skipped = set(skipped_attributes or [])
     if not skipped or not payload.get("attributes"):
         return payload
     kept = []
@@ -177,10 +182,14 @@ def _prepare_attempts(
     missing = [d for d in deliveries if d.pk not in attempts]
     if not missing:
         return attempts
-    # Retries: a new attempt row from the stored payload (read only for these few rows).
-    stored = Delivery.objects.only("braze_payload", "skipped_attributes").in_bulk(
-        [d.pk for d in missing]
-    )
+    # First tries and retries: a new attempt row from the stored payload (plain values: building
+    # model instances for a whole claim cost more than the rest of this function).
+    stored = {
+        pk: trimmed_payload(payload, skipped)
+        for pk, payload, skipped in Delivery.objects.filter(
+            pk__in=[d.pk for d in missing]
+        ).values_list("pk", "braze_payload", "skipped_attributes")
+    }
     new = [
         DeliveryAttempt(
             delivery_id=d.pk,
@@ -188,7 +197,7 @@ def _prepare_attempts(
             environment_id=d.environment_id,
             mapping_set_id=d.mapping_set_id,
             url=environment.users_track_url,
-            request_body=outgoing_payload(stored[d.pk]),
+            request_body=stored[d.pk],
         )
         for d in missing
     ]
