@@ -39,6 +39,7 @@ counter store fails the request is admitted and a warning logged at most once a 
 limit must not take ingest down with it.
 """
 
+import functools
 import logging
 import math
 import re
@@ -86,6 +87,7 @@ class Decision:
 ADMITTED = Decision(allowed=True)
 
 
+@functools.lru_cache(maxsize=256)  # called per request with the same few strings
 def parse_rate(text: str) -> Rate:
     """``"600/min"``, ``"20/s"``, ``"2/hour"`` (the forms ApiClient.rate_limit accepts)."""
     match = _RATE.match(text.strip())
