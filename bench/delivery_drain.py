@@ -7,9 +7,10 @@ Options: --size N (default 10000), --rounds R (default 3), --workers W (default 
 The database named in DATABASE_URL is created if missing and migrated. A local fake Braze runs
 as its own process. Each round, alternating:
 - project: W worker processes (``manage.py run_delivery_worker``, as in production without a
-  broker) are started and idle; N accepted deliveries with their first attempt rows are put in
-  the outbox in one transaction (not timed); the clock runs from that commit until no delivery
-  is open (claim, pack up to 75 objects per request, send, record every attempt). The workers
+  broker) are started and idle; N accepted deliveries (Delivery rows, as ingest writes them) are
+  put in the outbox in one transaction (not timed); the clock runs from that commit until no
+  delivery is open (claim, pack up to 75 objects per request, write the request's attempt rows,
+  send, record every outcome). The workers
   are then stopped, so they take no CPU from the baseline;
 - baseline: the partner page's approach over the same payloads: one synchronous /users/track
   call per conversation, from this process.
@@ -127,9 +128,10 @@ def empty_outbox() -> None:
 
 
 def fill_outbox(mapping_set, payloads: list[dict]) -> None:
-    """Accepted deliveries with their first attempt row, as ingest leaves them (not timed).
+    """Accepted deliveries, as ingest leaves them: Delivery rows only (not timed). The workers
+    write each attempt row when they send it, so that write is part of the timed drain.
 
-    One transaction, so workers see the whole outbox at once, each row with its attempt.
+    One transaction, so workers see the whole outbox at once.
     """
     from django.db import transaction
     from django.utils import timezone
@@ -150,7 +152,7 @@ def refresh_statistics() -> None:
 
 
 def _insert(mapping_set, payloads: list[dict], now) -> None:
-    from mappings.models import Delivery, DeliveryAttempt
+    from mappings.models import Delivery
 
     deliveries = [
         Delivery(
@@ -160,25 +162,11 @@ def _insert(mapping_set, payloads: list[dict], now) -> None:
             received_payload=conv,
             braze_payload=payload,
             mapping_version=1,
-            attempt_count=1,
             next_attempt_at=now,
         )
         for conv, payload, ext in payloads
     ]
     Delivery.objects.bulk_create(deliveries, batch_size=1000)
-    DeliveryAttempt.objects.bulk_create(
-        [
-            DeliveryAttempt(
-                delivery=d,
-                environment=mapping_set.environment,
-                mapping_set=mapping_set,
-                url=mapping_set.environment.users_track_url,
-                request_body=d.braze_payload,
-            )
-            for d in deliveries
-        ],
-        batch_size=1000,
-    )
 
 
 def start_workers(count: int) -> list[subprocess.Popen]:

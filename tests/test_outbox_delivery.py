@@ -49,14 +49,17 @@ def test_async_mode_answers_202_at_once_and_braze_is_called_only_by_the_worker(i
     assert braze.received == []
     delivery = Delivery.objects.get(pk=body["delivery_id"])
     assert delivery.status == "pending"
-    [attempt] = delivery.attempts.all()  # the first log entry, written with the delivery
-    assert attempt.sent_at is None and attempt.request_body == delivery.braze_payload
+    assert not delivery.attempts.exists()  # no try yet: the sender writes the attempt row
 
     worker.drain_all()
 
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
+    assert delivery.attempt_count == 1
     assert _accepted_ids(braze) == ["u1"]
+    [attempt] = delivery.attempts.all()
+    assert attempt.attempt_number == 1 and attempt.outcome == "success"
+    assert attempt.sent_at is not None and attempt.request_body == delivery.braze_payload
 
 
 def test_async_deliveries_are_packed_into_requests_of_at_most_75_objects(ingest, braze):
@@ -215,6 +218,35 @@ def test_unchanged_attributes_are_skipped_and_logged_when_the_set_opts_in(
     assert len(braze.received) == 2
 
 
+def test_one_request_logs_each_record_with_the_body_it_sent(ingest, braze, mapping_set):
+    """Attempt rows are written as the request goes: copied from the stored delivery, or, where
+    unchanged attributes were left out, with the trimmed body."""
+    mapping_set.dedup_unchanged_attributes = True
+    mapping_set.save()
+    first = ingest.post("support-bot", conversation_for("u1", city="Lisbon"))  # sync: remembered
+    trimmed = ingest.post("support-bot", conversation_for("u1", city="Porto"), mode="async")
+    plain = _send_async(ingest, 2, prefix="v")
+
+    worker.drain_all()
+
+    [request] = braze.received[1:]
+    assert len(request.body["attributes"]) == 3
+    attempts = DeliveryAttempt.objects.exclude(delivery_id=first.json()["delivery_id"])
+    by_delivery = {str(a.delivery_id): a for a in attempts}
+    assert set(by_delivery) == {trimmed.json()["delivery_id"], *plain}
+    sent_trimmed = by_delivery[trimmed.json()["delivery_id"]].request_body
+    assert sent_trimmed == {"attributes": [{"external_id": "u1", "home_city": "Porto"}]}
+    for pk in plain:
+        assert by_delivery[pk].request_body == Delivery.objects.get(pk=pk).braze_payload
+    assert {(a.batch_id, a.batch_size, a.sent_at) for a in by_delivery.values()} == {
+        (by_delivery[plain[0]].batch_id, 3, by_delivery[plain[0]].sent_at)
+    }
+    assert {(a.attempt_number, a.outcome, a.url) for a in by_delivery.values()} == {
+        (1, "success", f"{braze.url}/users/track")
+    }
+    assert all(d.attempt_count == 1 for d in Delivery.objects.filter(pk__in=by_delivery))
+
+
 def test_the_dedup_state_keeps_digests_not_the_attribute_values(ingest, braze, mapping_set):
     mapping_set.dedup_unchanged_attributes = True
     mapping_set.save()
@@ -230,8 +262,18 @@ def test_the_dedup_state_keeps_digests_not_the_attribute_values(ingest, braze, m
 def test_the_sweep_takes_back_an_expired_lease_and_flags_the_attempt_ambiguous(ingest, braze):
     [pk] = _send_async(ingest, 1)
     environment_id = Delivery.objects.get().environment_id
-    token, [_held] = outbox.claim(environment_id, 10)
-    DeliveryAttempt.objects.filter(delivery_id=pk).update(sent_at=timezone.now())
+    token, [held] = outbox.claim(environment_id, 10)
+    # The worker wrote its attempt row, sent the request, and died before the answer.
+    DeliveryAttempt.objects.create(
+        delivery_id=pk,
+        attempt_number=1,
+        environment_id=environment_id,
+        mapping_set_id=held.mapping_set_id,
+        url="http://braze.invalid/users/track",
+        request_body={},
+        sent_at=timezone.now(),
+    )
+    Delivery.objects.filter(pk=pk).update(attempt_count=1)
     Delivery.objects.filter(pk=pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
 
     assert outbox.sweep() == [environment_id]
@@ -268,7 +310,10 @@ def test_a_worker_that_lost_its_lease_sends_nothing_and_writes_nothing(ingest, b
     assert braze.received == []
     delivery = Delivery.objects.get(pk=pk)
     assert delivery.status == "in_flight" and delivery.lease_token == new_token
-    assert delivery.attempts.get().sent_at is None
+    assert not delivery.attempts.exists() and delivery.attempt_count == 0  # rolled back
     dispatch.send_claimed(new_token, outbox.held(new_token))
-    assert Delivery.objects.get(pk=pk).status == "delivered"
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempt_count == 1
+    [attempt] = delivery.attempts.all()
+    assert attempt.attempt_number == 1 and attempt.outcome == "success"
     assert _accepted_ids(braze) == ["u0"]

@@ -1,7 +1,7 @@
 """The audit trail: every accepted or rejected ingest, and every Braze call made for it.
 
 A Delivery is one conversation payload received for a mapping set; a DeliveryAttempt is one
-HTTP call to Braze on its behalf. The attempt row is written before the call and updated after,
+HTTP call to Braze on its behalf, written by the sender just before the call and updated after,
 so a crash mid-call still leaves a trace. The Braze API key is never stored here.
 """
 
@@ -36,8 +36,9 @@ class AttemptOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-# Indexes cost every write: a delivery row is rewritten about four times on its way to Braze
-# (claim, outcome; its attempt: sent, answered), each write touching every index of the table.
+# Indexes cost every write: a delivery row is written four times on its way to Braze (ingest,
+# claim, attempt count, outcome) and its attempt twice (sent, answered), each write touching
+# every index of the table (unless PostgreSQL can make it a HOT update: no indexed column changed).
 # So no single-column index where a composite below starts with the same column (db_index=False
 # on those fields): the composite serves the same lookups.
 

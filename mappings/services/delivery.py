@@ -1,10 +1,11 @@
 """Delivery: accept a conversation into the outbox, then deliver it now (sync) or later (async).
 
-An accepted ingest is written, with its mapped Braze body and its first attempt row, in one
-transaction before any Braze call; the API answers only after that commit. From there the
+An accepted ingest is written, with its mapped Braze body, as one Delivery row (one INSERT, so
+one round trip) before any Braze call; the API answers only after that commit. From there the
 Delivery row is the record of truth (mappings/services/outbox.py); workers send it
-(dispatch.py), in batches for async mode. Sync mode sends it from the request itself within
-``DELIVERY_SYNC_BUDGET_SECONDS`` and answers ``queued`` when Braze cannot take it in time.
+(dispatch.py), in batches for async mode, writing one attempt row per try just before the
+request. Sync mode sends it from the request itself within ``DELIVERY_SYNC_BUDGET_SECONDS``
+and answers ``queued`` when Braze cannot take it in time.
 
 Idempotency (``Idempotency-Key``): the first answer is stored on the delivery and returned for
 a repeat within ``DELIVERY_IDEMPOTENCY_TTL_SECONDS``; a unique constraint per client and key
@@ -72,7 +73,7 @@ def ingest(
             _record_rejection(mapping_set, api_client, conversation, mapping), mapping, mode=mode
         )
     try:
-        delivery, attempt = _record_accepted(
+        delivery = _record_accepted(
             mapping_set, api_client, conversation, mapping, idempotency_key, fingerprint, mode
         )
     except IntegrityError:  # a concurrent request with the same key committed first
@@ -80,12 +81,12 @@ def ingest(
         if earlier is None:
             raise
         return _repeat(earlier, fingerprint, mode)
-    if attempt is not None and mode == "sync":
+    if mode == "sync" and delivery.status == DeliveryStatus.PENDING:
         _deliver_within_budget(delivery)
         delivery.refresh_from_db()
-        attempt.refresh_from_db()
+        return IngestResult(delivery, mapping, _latest_attempt(delivery), mode=mode)
     # Async answers with the state as committed: a worker may already be sending it.
-    return IngestResult(delivery, mapping, attempt, mode=mode)
+    return IngestResult(delivery, mapping, mode=mode)
 
 
 def remember_answer(delivery: Delivery, body: dict[str, Any], status: int) -> None:
@@ -165,7 +166,6 @@ def unchanged_attributes(mapping_set: MappingSet, mapping: MappingResult) -> lis
     return skipped
 
 
-@transaction.atomic
 def _record_accepted(
     mapping_set: MappingSet,
     api_client: ApiClient | None,
@@ -174,7 +174,9 @@ def _record_accepted(
     idempotency_key: str,
     fingerprint: str,
     mode: str,
-) -> tuple[Delivery, DeliveryAttempt | None]:
+) -> Delivery:
+    """One INSERT in autocommit: a single statement is atomic on its own, and a transaction
+    around it would add two round trips to every ingest."""
     environment = mapping_set.environment
     skipped = unchanged_attributes(mapping_set, mapping)
     delivery = Delivery(
@@ -198,19 +200,15 @@ def _record_accepted(
         delivery.next_attempt_at = None
         delivery.reason = "Nothing to send: every attribute is unchanged since last delivered"
         delivery.save()
-        return delivery, None
-    delivery.attempt_count = 1
+        return delivery
     delivery.save()
-    attempt = DeliveryAttempt.objects.create(
-        delivery=delivery,
-        environment=environment,
-        mapping_set=mapping_set,
-        url=environment.users_track_url,
-        request_body=outgoing,
-    )
     if mode == "async":
         worker.notify(environment.pk)
-    return delivery, attempt
+    return delivery
+
+
+def _latest_attempt(delivery: Delivery) -> DeliveryAttempt | None:
+    return delivery.attempts.order_by("-attempt_number").first()
 
 
 def _deliver_within_budget(delivery: Delivery) -> None:

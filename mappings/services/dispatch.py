@@ -1,10 +1,12 @@
 """Sending leased deliveries: pack them into requests, call Braze, record each record's outcome.
 
 One attempt row per delivery per request, written (with ``sent_at`` and the shared ``batch_id``)
-before the call and completed after it. Every write filters on the claim's lease token, so a
-worker whose lease was taken back writes nothing (and sends nothing more). Writes are per
-request, never per row: a commit for the ``sent_at`` stamp before the call and one for the
-answer right after it. Outcomes, by Braze's answer:
+before the call and completed after it. A first try or a retry inserts its row already stamped,
+in the same commit as its delivery's ``attempt_count``; only a replay's row, written when an
+admin asks for it, is stamped by an update. Every write filters on the claim's lease token, so
+a worker whose lease was taken back writes nothing (and sends nothing more). Writes are per
+request, never per row: a commit for the stamp before the call and one for the answer right
+after it. Outcomes, by Braze's answer:
 - 2xx: delivered, except the objects named in ``errors`` (their deliveries fail, alone);
 - 429: wait as the rate-limit headers say (the whole environment waits), then retry;
 - 5xx, timeouts, connection errors: exponential backoff with jitter, then ``dead``;
@@ -36,7 +38,7 @@ from mappings.models import (
     Environment,
 )
 from mappings.models.audit import AttemptOutcome, DeliveryStatus
-from mappings.services import braze, outbox, rate_limit
+from mappings.services import attempt_rows, braze, outbox, rate_limit
 from mappings.services.batching import Batch, Item, errors_by_key, pack
 from mappings.services.retry_policy import Backoff, gives_up, rate_limit_wait
 
@@ -71,11 +73,14 @@ class _LeaseLost(Exception):
 
 @dataclass(slots=True)
 class _Attempt:
-    """The unsent attempt row of a delivery: what is sent and where its outcome goes."""
+    """The try of a delivery in this claim: what is sent and where its outcome goes."""
 
-    pk: int
+    pk: int | None  # None until its row is written, stamped, just before the request
     attempt_number: int
     request_body: dict
+    # A new try whose body is its delivery's stored braze_payload as it is (no attribute
+    # skipped as unchanged): its row is copied from the delivery row (attempt_rows.py).
+    stored_body: bool = False
 
 
 @dataclass
@@ -172,7 +177,11 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
 def _prepare_attempts(
     token: uuid.UUID, environment: Environment, deliveries: list[outbox.Held]
 ) -> dict[Hashable, _Attempt]:
-    """The unsent attempt row of each delivery: the one written at ingest or replay, else new."""
+    """What each delivery's try sends: a replay's unsent row, else a new try of its stored body.
+
+    New tries get their row only when their request goes (``_stamp``): one INSERT with the stamp,
+    where writing it now and stamping it later would write every index of the table twice.
+    """
     rows = DeliveryAttempt.objects.filter(
         delivery_id__in=[d.pk for d in deliveries],
         sent_at__isnull=True,
@@ -182,32 +191,16 @@ def _prepare_attempts(
     missing = [d for d in deliveries if d.pk not in attempts]
     if not missing:
         return attempts
-    # First tries and retries: a new attempt row from the stored payload (plain values: building
-    # model instances for a whole claim cost more than the rest of this function).
-    stored = {
-        pk: trimmed_payload(payload, skipped)
-        for pk, payload, skipped in Delivery.objects.filter(
-            pk__in=[d.pk for d in missing]
-        ).values_list("pk", "braze_payload", "skipped_attributes")
-    }
-    new = [
-        DeliveryAttempt(
-            delivery_id=d.pk,
-            attempt_number=d.attempt_count + 1,
-            environment_id=d.environment_id,
-            mapping_set_id=d.mapping_set_id,
-            url=environment.users_track_url,
-            request_body=stored[d.pk],
-        )
-        for d in missing
-    ]
-    DeliveryAttempt.objects.bulk_create(new)
-    Delivery.objects.filter(pk__in=[d.pk for d in missing], lease_token=token).update(
-        attempt_count=F("attempt_count") + 1
+    # Plain values, not model instances: building those for a whole claim cost more than the
+    # rest of this function.
+    stored = Delivery.objects.filter(pk__in=[d.pk for d in missing]).values_list(
+        "pk", "braze_payload", "skipped_attributes"
     )
-    for delivery in missing:
-        delivery.attempt_count += 1
-    attempts.update({a.delivery_id: _Attempt(a.pk, a.attempt_number, a.request_body) for a in new})
+    by_pk = {d.pk: d for d in missing}
+    for pk, payload, skipped in stored:
+        attempt_number = by_pk[pk].attempt_count + 1
+        body = trimmed_payload(payload, skipped)
+        attempts[pk] = _Attempt(None, attempt_number, body, stored_body=not skipped)
     return attempts
 
 
@@ -254,18 +247,10 @@ def _read_timeout(deadline: float | None) -> float:
 
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
-    batch_id = uuid.uuid4()
-    # Written (and committed) before the call, and only while the lease is still ours.
+    # Committed before the call, and only while the lease is still ours; when it is not, the
+    # rollback leaves no trace of a send (nor an "ambiguous" flag for the sweep to set).
     with transaction.atomic():
-        stamped = _attempts(claim, keys).update(
-            sent_at=timezone.now(), batch_id=batch_id, batch_size=len(keys)
-        )
-        if stamped != len(keys):  # not sent after all: no trace of a send (nor "ambiguous")
-            DeliveryAttempt.objects.filter(batch_id=batch_id).update(
-                sent_at=None, batch_id=None, batch_size=None
-            )
-    if stamped != len(keys):
-        raise _LeaseLost
+        _stamp(environment, claim, keys)
     claim.keep_lease()
     try:
         api_key = _api_key(environment)
@@ -307,6 +292,53 @@ def _answer_fields(answer: braze.BrazeAnswer | None) -> dict:
         "response_body": _truncate(answer.text),
         "duration_ms": answer.duration_ms,
     }
+
+
+def _stamp(environment, claim: _Claim, keys: list[Hashable]) -> None:
+    """Mark these tries as sent in one request: stamp replays' rows, insert the others' rows.
+
+    Raises _LeaseLost (inside the caller's transaction, so nothing stays) when the lease of any
+    of them was taken back.
+    """
+    stamp = {"sent_at": timezone.now(), "batch_id": uuid.uuid4(), "batch_size": len(keys)}
+    written = [k for k in keys if claim.attempts[k].pk is not None]
+    new = [k for k in keys if claim.attempts[k].pk is None]
+    if written and _attempts(claim, written).update(**stamp) != len(written):
+        raise _LeaseLost
+    if not new:
+        return
+    # The UPDATE both checks the leases and holds them (row locks) until the commit, so the
+    # sweep cannot take them back between this check and the INSERT.
+    counted = Delivery.objects.filter(pk__in=new, lease_token=claim.token).update(
+        attempt_count=F("attempt_count") + 1
+    )
+    if counted != len(new):
+        raise _LeaseLost
+    copied = [k for k in new if claim.attempts[k].stored_body]
+    ids = attempt_rows.insert_sent(
+        copied, lease_token=claim.token, url=environment.users_track_url, **stamp
+    )
+    ids.update(_insert_trimmed(environment, claim, [k for k in new if k not in ids], stamp))
+    for key in new:
+        claim.attempts[key].pk = ids[key]
+        claim.deliveries[key].attempt_count += 1
+
+
+def _insert_trimmed(environment, claim: _Claim, keys: list[Hashable], stamp: dict) -> dict:
+    """Rows whose body is not the stored one (unchanged attributes left out), from Python."""
+    rows = DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(
+            delivery_id=key,
+            attempt_number=claim.attempts[key].attempt_number,
+            environment_id=environment.pk,
+            mapping_set_id=claim.deliveries[key].mapping_set_id,
+            url=environment.users_track_url,
+            request_body=claim.attempts[key].request_body,
+            **stamp,
+        )
+        for key in keys
+    )
+    return {row.delivery_id: row.pk for row in rows}
 
 
 def _attempts(claim: _Claim, keys: list[Hashable]):
