@@ -5,6 +5,7 @@ trip per request). The quota's clock is a fake one, so window edges are crossed 
 """
 
 import logging
+import os
 import socket
 from typing import ClassVar
 
@@ -17,7 +18,7 @@ from mappings.services import request_quota
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = "redis://127.0.0.1:6379/6"
+REDIS_URL = os.environ.get("TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/6")
 REDIS_CACHE = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -182,7 +183,7 @@ class RecordingConnection(redis.Connection):
 
 
 def test_one_redis_round_trip_per_admitted_request_two_per_refused(ingest, braze, settings, clock):
-    _use_redis(settings, "redis://127.0.0.1:6379/7", connection_class=RecordingConnection)
+    _use_redis(settings, REDIS_URL, connection_class=RecordingConnection)
     caches["default"].clear()
     settings.API_THROTTLE_RATE = "5/min"
     _burst(ingest, 1)  # opens the connection (its handshake is not per request)

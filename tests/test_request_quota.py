@@ -15,6 +15,7 @@ from mappings.services.request_quota import (
     weighted_count,
 )
 
+REDIS_URL = os.environ.get("TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/7")
 PER_MINUTE = Rate(limit=3, period=60)
 # A whole number of days: a window edge for every period (s, min, hour, day).
 EDGE = 86_400 * 20_000.0
@@ -142,7 +143,7 @@ def test_the_redis_client_made_before_a_fork_serves_parent_and_child(settings):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/7",
+            "LOCATION": REDIS_URL,
         }
     }
     caches["default"].clear()
