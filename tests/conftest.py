@@ -8,17 +8,18 @@ from rest_framework.test import APIClient
 
 from mappings.fake_braze import FakeBraze
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
-from mappings.services import config_lookups
+from mappings.services import config_lookups, request_quota
 
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
 
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Rate-limit counters, seen signatures and looked-up configuration must not leak from one
-    test into the next (rows are rolled back, so ids and slugs come again)."""
+    """Rate-limit counters and reserved units, seen signatures and looked-up configuration must
+    not leak from one test into the next (rows are rolled back, so ids and slugs come again)."""
     cache.clear()
     config_lookups.forget()
+    request_quota.forget()
     yield
 
 

@@ -1,12 +1,13 @@
 """Per-client throttling (S7): over its quota a client gets 429 with Retry-After.
 
 Run over HTTP on both counter stores: the cache API (locmem) and real Redis (one pipelined round
-trip per request). The quota's clock is a fake one, so window edges are crossed exactly and fast.
+trip per request, or per reserved chunk for a busy client). The quota's clock is a fake one, so
+window edges are crossed exactly and fast.
 """
 
 import logging
+import os
 import socket
-from typing import ClassVar
 
 import pytest
 import redis
@@ -14,10 +15,11 @@ from django.core.cache import caches
 
 from mappings.models import ApiClient
 from mappings.services import request_quota
+from tests.redis_recording import RecordingConnection
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = "redis://127.0.0.1:6379/6"
+REDIS_URL = os.environ.get("TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/6")
 REDIS_CACHE = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -170,19 +172,8 @@ def test_the_counters_live_in_redis_when_configured(ingest, braze, settings, clo
     redis_cache.clear()
 
 
-class RecordingConnection(redis.Connection):
-    """A real connection that also notes each batch of commands it writes to the socket."""
-
-    sent: ClassVar[list[tuple[int, bytes]]] = []
-
-    def send_packed_command(self, command, check_health=True):
-        payload = command if isinstance(command, bytes) else b"".join(command)
-        RecordingConnection.sent.append((id(self), payload))
-        super().send_packed_command(command, check_health)
-
-
 def test_one_redis_round_trip_per_admitted_request_two_per_refused(ingest, braze, settings, clock):
-    _use_redis(settings, "redis://127.0.0.1:6379/7", connection_class=RecordingConnection)
+    _use_redis(settings, REDIS_URL, connection_class=RecordingConnection)
     caches["default"].clear()
     settings.API_THROTTLE_RATE = "5/min"
     _burst(ingest, 1)  # opens the connection (its handshake is not per request)
@@ -201,6 +192,37 @@ def test_one_redis_round_trip_per_admitted_request_two_per_refused(ingest, braze
         assert b"GET" in payload
         assert payload.count(b"bridge:throttle:") == 3
     assert sum(b"DECR" in payload for _, payload in sent) == 2  # the refused give theirs back
+    caches["default"].clear()
+
+
+def test_a_busy_client_over_its_quota_gets_429_with_retry_after(
+    ingest, braze, settings, clock, store
+):
+    ApiClient.objects.update(rate_limit="500/min")  # reserved 5 at a time
+    clock.at(10)
+
+    responses = _burst(ingest, 502)
+
+    assert [r.status_code for r in responses] == [422] * 500 + [429] * 2
+    # 50 s to the window's end, then until 500 * (1 - e/60) + 1 <= 500: 0.12 s, rounded up
+    assert responses[-1]["Retry-After"] == "51"
+    clock.at(70)  # the next window: 500 * 50/60 + 84 = 500.7 > 500, so 83 fit
+    assert _statuses(ingest, 84) == [422] * 83 + [429]
+
+
+def test_a_busy_client_costs_one_redis_round_trip_per_chunk(ingest, braze, settings, clock):
+    _use_redis(settings, REDIS_URL, connection_class=RecordingConnection)
+    caches["default"].clear()
+    settings.API_THROTTLE_RATE = "6400/min"  # reserved 64 at a time
+    _burst(ingest, 1)  # opens the connection; reserves 64 and uses one
+    RecordingConnection.sent.clear()
+
+    statuses = _statuses(ingest, 128)
+
+    assert statuses == [422] * 128
+    sent = [payload for _, payload in RecordingConnection.sent]
+    assert len(sent) == 2  # after the 63 left, 64 more reserved twice
+    assert all(b"INCRBY" in payload and b"$2\r\n64\r\n" in payload for payload in sent)
     caches["default"].clear()
 
 
