@@ -317,3 +317,36 @@ def test_a_worker_that_lost_its_lease_sends_nothing_and_writes_nothing(ingest, b
     [attempt] = delivery.attempts.all()
     assert attempt.attempt_number == 1 and attempt.outcome == "success"
     assert _accepted_ids(braze) == ["u0"]
+
+
+def test_add_writes_the_same_row_as_save(mapping_set):
+    """outbox.add, the ingest's prebuilt INSERT, stores every field as Model.save() would."""
+    values = {
+        "mapping_set": mapping_set,
+        "environment": mapping_set.environment,
+        "external_id": "Zoë-1",
+        "idempotency_key": "key-1",
+        "mapping_version": 3,
+        "received_payload": {"user": {"name": "Zoë", "tags": ["a", 1, None, True]}},
+        "braze_payload": {"attributes": [{"external_id": "Zoë-1", "first_name": "Zoë"}]},
+        "problems": [{"row": 2, "reason": "bad date"}],
+        "skipped_attributes": ["email"],
+        "request_fingerprint": "f" * 64,
+        "next_attempt_at": timezone.now(),
+    }
+    added = Delivery(**values)
+    outbox.add(added)
+    saved = Delivery(**{**values, "idempotency_key": "key-2"})
+    saved.save()
+
+    def stored(pk):
+        row = Delivery.objects.filter(pk=pk).values().get()
+        return {k: v for k, v in row.items() if k not in ("id", "idempotency_key")}
+
+    from_add, from_save = stored(added.pk), stored(saved.pk)
+    assert from_add["created_at"] is not None and from_add["updated_at"] is not None
+    for timestamp in ("created_at", "updated_at"):
+        assert abs(from_add.pop(timestamp) - from_save.pop(timestamp)) < timedelta(seconds=5)
+    assert from_add == from_save
+    assert from_add["status"] == "pending" and from_add["attempt_count"] == 0
+    assert not added._state.adding  # a saved instance from here on

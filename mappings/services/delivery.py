@@ -134,7 +134,7 @@ def _repeat(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:
 def _record_rejection(
     mapping_set: MappingSet, api_client: ApiClient | None, conversation: Any, mapping: MappingResult
 ) -> Delivery:
-    return Delivery.objects.create(
+    rejected = Delivery(
         mapping_set=mapping_set,
         environment=mapping_set.environment,
         api_client=api_client,
@@ -145,6 +145,8 @@ def _record_rejection(
         received_payload=conversation,
         problems=[problem.as_dict() for problem in mapping.problems],
     )
+    outbox.add(rejected)
+    return rejected
 
 
 def unchanged_attributes(mapping_set: MappingSet, mapping: MappingResult) -> list[str]:
@@ -199,9 +201,9 @@ def _record_accepted(
         delivery.status = DeliveryStatus.DELIVERED
         delivery.next_attempt_at = None
         delivery.reason = "Nothing to send: every attribute is unchanged since last delivered"
-        delivery.save()
+        outbox.add(delivery)
         return delivery
-    delivery.save()
+    outbox.add(delivery)
     if mode == "async":
         worker.notify(environment.pk)
     return delivery
