@@ -24,6 +24,16 @@ def test_a_repeated_key_returns_the_original_answer_without_calling_braze_again(
 
 
 @pytest.mark.django_db
+def test_only_a_keyed_request_stores_the_fingerprint_a_repeat_is_compared_with(ingest, braze):
+    keyed = ingest.post("support-bot", conversation_for("u1"), key="k-1", mode="async")
+    unkeyed = ingest.post("support-bot", conversation_for("u1"), mode="async")
+
+    fingerprint = Delivery.objects.get(pk=keyed.json()["delivery_id"]).request_fingerprint
+    assert len(fingerprint) == 64 and int(fingerprint, 16) >= 0  # a SHA-256 hex digest
+    assert Delivery.objects.get(pk=unkeyed.json()["delivery_id"]).request_fingerprint == ""
+
+
+@pytest.mark.django_db
 def test_the_same_key_with_another_body_is_rejected_with_409(ingest, braze):
     ingest.post("support-bot", conversation_for("u1"), key="k-1")
 

@@ -61,7 +61,8 @@ def ingest(
 ) -> IngestResult:
     """Map one conversation, store it in the outbox, and deliver it per the mode."""
     mode = mode or mapping_set.delivery_mode
-    fingerprint = _fingerprint(mapping_set, conversation)
+    # Only a repeat of a key is compared with it: without a key there is nothing to compare.
+    fingerprint = _fingerprint(mapping_set, conversation) if idempotency_key else ""
     if idempotency_key:
         earlier = _earlier(api_client, idempotency_key)
         if earlier is not None:
