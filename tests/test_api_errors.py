@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from mappings.api.errors import ApiError
 from mappings.api.parsers import BoundedJSONParser
 from mappings.models import Delivery
+from tests.conftest import conversation_for
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,8 @@ def test_a_100k_element_array_gets_400(ingest, braze, conversation):
         ('{"s": "nul\\u0000byte"}', "invalid_string"),
         ('{"nul\\u0000key": 1}', "invalid_string"),
         ('{"s": "lone \\ud800 surrogate"}', "invalid_string"),
+        ('{"s": "lone \\uDC0F low surrogate"}', "invalid_string"),
+        ('{"list": ["ok", {"deep": "NUL \\u0000 in a list"}]}', "invalid_string"),
         ("[1, 2]", "invalid_body"),
         ('"a string"', "invalid_body"),
         ("null", "invalid_body"),
@@ -102,6 +105,24 @@ def test_a_bad_json_body_gets_400_with_its_code(ingest, braze, raw, code):
         return
     assert _error(response, 400)["code"] == code
     assert braze.received == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "an emoji as an escaped surrogate pair: \\ud83d\\ude00",
+        "a backslash, then u0000 as text: \\\\u0000",
+        "plain ünïcödé, no escapes",
+    ],
+)
+def test_strings_with_harmless_escapes_are_accepted(ingest, braze, text):
+    raw = json.dumps(conversation_for("u1"))[:-1] + ', "note": "' + text + '"}'
+
+    response = ingest.post("support-bot", raw)
+
+    assert response.status_code == 200, response.content
+    stored = Delivery.objects.get(pk=response.json()["delivery_id"]).received_payload
+    assert stored["note"] == json.loads(raw)["note"]
 
 
 def test_a_non_json_content_type_gets_415(ingest, braze):

@@ -9,6 +9,7 @@ code, before anything is stored.
 
 import json
 import math
+import re
 from typing import Any
 
 from django.conf import settings
@@ -69,21 +70,43 @@ def _bad_string(value: str) -> bool:
     return False
 
 
-def _check_scalar(value: Any) -> None:
-    if isinstance(value, str) and _bad_string(value):
-        raise ApiError(
-            400,
-            "invalid_string",
-            "JSON strings must not contain NUL characters or unpaired surrogates",
-        )
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ApiError(400, "invalid_number", "JSON numbers must be finite")
+# In text decoded from UTF-8, a string can only hold NUL or a surrogate through a backslash-u escape
+# (raw control characters are refused by json.loads, and UTF-8 cannot encode surrogates). So
+# when the raw text has no such escape, no string needs checking one by one.
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def check_shape(document: Any) -> None:
+def may_hold_bad_strings(text: str) -> bool:
+    """Whether ``text`` could decode to a string with NUL or an unpaired surrogate (a false
+    alarm, like an escaped backslash before ``u0000``, only costs the full check)."""
+    return "\\u" in text and _RISKY_ESCAPE.search(text) is not None
+
+
+def _refuse_string() -> ApiError:
+    return ApiError(
+        400,
+        "invalid_string",
+        "JSON strings must not contain NUL characters or unpaired surrogates",
+    )
+
+
+def _refuse_number() -> ApiError:
+    return ApiError(400, "invalid_number", "JSON numbers must be finite")
+
+
+def _check_scalar(value: Any, check_strings: bool) -> None:
+    if isinstance(value, str):
+        if check_strings and _bad_string(value):
+            raise _refuse_string()
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _refuse_number()  # 1e400 parses as infinity
+
+
+def check_shape(document: Any, *, check_strings: bool = True) -> None:
     """Refuse documents too deep, too large in item count, or holding unstorable values.
 
-    Iterative (an explicit stack), so the check itself cannot exhaust recursion.
+    Iterative (an explicit stack), so the check itself cannot exhaust recursion. With
+    ``check_strings=False`` (see may_hold_bad_strings) strings are not looked into.
     """
     max_depth, max_items = settings.API_MAX_JSON_DEPTH, settings.API_MAX_JSON_ITEMS
     stack: list[tuple[Any, int]] = [(document, 1)]
@@ -99,15 +122,16 @@ def check_shape(document: Any) -> None:
         if isinstance(value, dict):
             if depth > max_depth:
                 raise _too_deep()
-            for key, item in value.items():
-                _check_scalar(key)
-                stack.append((item, depth + 1))
+            if check_strings:
+                for key in value:
+                    _check_scalar(key, True)
+            stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             if depth > max_depth:
                 raise _too_deep()
             stack.extend((item, depth + 1) for item in value)
         else:
-            _check_scalar(value)
+            _check_scalar(value, check_strings)
 
 
 class BoundedJSONParser(BaseParser):
@@ -118,5 +142,5 @@ class BoundedJSONParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         raw = _read_bounded(stream, settings.API_MAX_BODY_BYTES)
         document = decode_json(raw)
-        check_shape(document)
+        check_shape(document, check_strings=may_hold_bad_strings(raw.decode("utf-8")))
         return document

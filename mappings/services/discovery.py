@@ -6,8 +6,10 @@ rows use (``session.answers[2].value``, ``user."first-name"``). :func:`record` k
 path, that this process has not yet seen stored (most conversations of a bot share one shape).
 """
 
+import functools
 import re
 import threading
+from collections import deque
 from typing import Any
 
 from django.db import transaction
@@ -29,7 +31,22 @@ _stored: dict[tuple[int, Any], dict[str, frozenset[str]]] = {}
 _stored_lock = threading.Lock()
 
 
+# Exact types of what json.loads returns (the common case, one lookup); others below.
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
 def json_type(value: Any) -> str:
+    known = _JSON_TYPES.get(type(value))
+    if known is not None:
+        return known
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -41,6 +58,7 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
+@functools.lru_cache(maxsize=4096)  # a bot's conversations repeat the same few keys
 def _key(key: str) -> str:
     if _PLAIN_KEY.match(key):
         return key
@@ -50,17 +68,23 @@ def _key(key: str) -> str:
 def paths_of(document: Any) -> dict[str, set[str]]:
     """Every path in ``document`` (bounded), with the JSON types found there."""
     found: dict[str, set[str]] = {}
-    pending: list[tuple[str, Any, int]] = [("", document, 0)]
+    # Breadth first (a deque: popping the head of a list is linear), so the bound on paths
+    # keeps the shallow ones.
+    pending: deque[tuple[str, Any, int]] = deque([("", document, 0)])
     while pending and len(found) < MAX_PATHS:
-        prefix, value, depth = pending.pop(0)
+        prefix, value, depth = pending.popleft()
         if prefix:
-            found.setdefault(prefix, set()).add(json_type(value))
+            types = found.get(prefix)
+            if types is None:
+                found[prefix] = {json_type(value)}
+            else:
+                types.add(json_type(value))
         if depth >= MAX_DEPTH:
             continue
         if isinstance(value, dict):
+            dot = prefix + "." if prefix else ""
             for key, item in value.items():
-                path = f"{prefix}.{_key(str(key))}" if prefix else _key(str(key))
-                pending.append((path, item, depth + 1))
+                pending.append((dot + _key(str(key)), item, depth + 1))
         elif isinstance(value, list) and prefix:
             for index, item in enumerate(value[:MAX_LIST_ITEMS]):
                 pending.append((f"{prefix}[{index}]", item, depth + 1))
