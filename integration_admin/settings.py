@@ -50,14 +50,6 @@ if PRODUCTION and len(SECRET_KEY) < 50:
 
 DEBUG = env.bool("DEBUG", default=False)
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Parameters travel apart from the SQL (no quoting in Python), and psycopg prepares a
-    # statement a connection runs often (the ingest INSERT): less CPU in the web process and in
-    # PostgreSQL. Turn off behind a pooler in transaction mode that cannot keep prepared
-    # statements (PgBouncer before 1.21).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
-    )
 
 INSTALLED_APPS = [
     # First, so its templates (admin/base_site.html with the log-page links) win over admin's.

@@ -59,8 +59,7 @@ def add(delivery: Delivery) -> None:
     """Write a new Delivery row: one INSERT, in the caller's transaction or its own.
 
     Every ingest writes one, so the statement is built once per process, where ``save()`` built
-    it anew each time (about 0.1 ms of CPU per ingest, a tenth of the whole request); on
-    PostgreSQL the same text lets psycopg prepare it (see DATABASES in settings). Values are
+    it anew each time (about 0.1 ms of CPU per ingest, a tenth of the whole request). Values are
     prepared as ``save()`` prepares them (each field's ``pre_save`` for the timestamps, its
     database preparation), except that a value already of the column's plain Python type (a
     ``str`` for text, an ``int`` for a number or a foreign key, None) is passed as it is: that
