@@ -52,24 +52,28 @@ Celery workers and the fake Braze (and, on this machine, other jobs). Past 2 pro
 workers only add context switches, so 4 gunicorn or Celery workers are not faster than 2 here;
 on a machine with more cores each added process brings about one more core's worth. The CPU
 table shows where an ingest's time goes: mostly the web process's Python. A warm async ingest
-writes one transaction (BEGIN, the Delivery row with 11 index entries and three JSON columns,
-its first attempt row, COMMIT: four PostgreSQL round trips) and makes one pipelined Redis round
-trip (the rate-limit counters); the token's client and
-the slug's mapping set come from the process's cache (`API_CONFIG_CACHE_SECONDS`), field
+sends one statement to PostgreSQL (the Delivery row, an INSERT built once per process, in
+autocommit: one round trip; its attempt rows are written by the sender) and, for a busy client,
+no Redis round trip at all (the rate limit reserves quota in chunks of 1% of the limit, at most
+64, per process); the token's client and the slug's mapping set come from the process's cache
+(`API_CONFIG_CACHE_SECONDS`), content negotiation is remembered per Accept header, field
 discovery touches the database only for paths it has not seen, and the Celery hint is published
 at most once per `DELIVERY_HINT_INTERVAL_SECONDS` per environment. What is left is the work
 itself, each piece small: DRF's request handling, the JSON shape check, the mapping, discovery's
-walk of the document, the request fingerprint, the ORM building the two INSERTs, the
-rate-limit round trip and the answer. The bare view is one JSON parse and one raw INSERT into a
-one-index table.
-Delivery is bound by the workers' Python and PostgreSQL (claim, attempt rows, outcome updates
-per batch of 75) and by the fake Braze's own Python validation.
+walk of the document, the Delivery object and its INSERT (nine index entries, four JSON
+columns) and the answer. The INSERT is the largest of them; the rest is spread thin over
+Django's and DRF's per-request code, and more Python per request also means more GIL
+hand-offs between gunicorn's threads. The bare view is one JSON parse and one raw INSERT into
+a one-index table.
+Delivery is bound by the workers' Python and PostgreSQL (claim, then per batch of 75 the
+attempt rows, inserted already stamped by one INSERT ... SELECT, and the outcome updates) and by
+the fake Braze's own Python validation.
 
 How far it goes: web processes and Celery workers are stateless and share only PostgreSQL and
 Redis, so they scale out across machines behind a load balancer; then PostgreSQL (one primary;
-one Delivery row per ingest, then one attempt row and two updates per delivery when sent) is the
-next bound, and beyond it Braze itself: `/users/track` allows 3,000 requests per 3 s per
-workspace, i.e. at 75 objects per request 225,000 objects per 3 s = 75,000 objects/s (our
+one Delivery row per ingest, then one attempt row, its answer and two delivery updates when
+sent) is the next bound, and beyond it Braze itself: `/users/track` allows 3,000 requests per
+3 s per workspace, i.e. at 75 objects per request 225,000 objects per 3 s = 75,000 objects/s (our
 default client limit of 2,400 / 3 s leaves headroom: 60,000 objects/s). A conversation that
 yields one attribute object and one event object is 2 objects, so one workspace tops out at
 about 30,000 such conversations/s (about 2.6 billion a day) however many workers run; several
