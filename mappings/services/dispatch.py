@@ -144,7 +144,7 @@ def send_claimed(
     claim = _Claim(
         token,
         {d.pk: d for d in deliveries},
-        _prepare_attempts(token, environment, deliveries),
+        _prepare_attempts(deliveries),
         deadline=deadline,
         renewed_at=time.monotonic(),
     )
@@ -174,9 +174,7 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
             return
 
 
-def _prepare_attempts(
-    token: uuid.UUID, environment: Environment, deliveries: list[outbox.Held]
-) -> dict[Hashable, _Attempt]:
+def _prepare_attempts(deliveries: list[outbox.Held]) -> dict[Hashable, _Attempt]:
     """What each delivery's try sends: a replay's unsent row, else a new try of its stored body.
 
     New tries get their row only when their request goes (``_stamp``): one INSERT with the stamp,
