@@ -316,7 +316,10 @@ def _stamp(environment, claim: _Claim, keys: list[Hashable]) -> None:
     ids = attempt_rows.insert_sent(
         copied, lease_token=claim.token, url=environment.users_track_url, **stamp
     )
-    ids.update(_insert_trimmed(environment, claim, [k for k in new if k not in ids], stamp))
+    if len(ids) != len(copied):  # cannot happen while the UPDATE above holds the rows
+        raise _LeaseLost
+    trimmed = [k for k in new if not claim.attempts[k].stored_body]
+    ids.update(_insert_trimmed(environment, claim, trimmed, stamp))
     for key in new:
         claim.attempts[key].pk = ids[key]
         claim.deliveries[key].attempt_count += 1
