@@ -21,6 +21,7 @@ import argparse
 import datetime
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -432,6 +433,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/scale_out.py needs wrk on the PATH: apt-get install wrk")
     drain.ensure_database()
     django.setup()
     from django.conf import settings
