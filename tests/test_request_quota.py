@@ -146,52 +146,40 @@ def test_refused_requests_do_not_use_up_quota():
     assert take("quota-test:d", PER_MINUTE, now=EDGE + 80).allowed
 
 
-def test_the_redis_client_made_before_a_fork_serves_parent_and_child(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        }
-    }
-    caches["default"].clear()
-    assert take("quota-test:fork", PER_MINUTE, now=EDGE).allowed  # the parent's pool connects
-
-    pid = os.fork()  # as gunicorn forks its workers
+def _admitted_in_a_forked_child(subject: str, rate: Rate) -> bool:
+    """One take() in a child process forked now, as gunicorn forks its workers."""
+    pid = os.fork()
     if pid == 0:
         admitted = False
         try:
-            admitted = take("quota-test:fork", PER_MINUTE, now=EDGE).allowed
+            admitted = take(subject, rate, now=EDGE).allowed
         finally:
             os._exit(0 if admitted else 1)
     _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
-    assert os.waitstatus_to_exitcode(status) == 0
+
+def test_the_redis_client_made_before_a_fork_serves_parent_and_child(settings):
+    _use_redis(settings)
+    caches["default"].clear()
+    assert take("quota-test:fork", PER_MINUTE, now=EDGE).allowed  # the parent's pool connects
+
+    assert _admitted_in_a_forked_child("quota-test:fork", PER_MINUTE)
+
     assert take("quota-test:fork", PER_MINUTE, now=EDGE).allowed  # the parent's is still good
     assert not take("quota-test:fork", PER_MINUTE, now=EDGE).allowed  # 3 counted in all
     caches["default"].clear()
 
 
 def test_a_forked_child_does_not_use_its_parents_reserved_units(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        }
-    }
+    _use_redis(settings)
     caches["default"].clear()
     rate = Rate(1000, 60)  # chunks of 10
     assert take("quota-test:fork-chunk", rate, now=EDGE).allowed  # 9 left in this process
 
-    pid = os.fork()
-    if pid == 0:
-        admitted = False
-        try:
-            admitted = take("quota-test:fork-chunk", rate, now=EDGE).allowed
-        finally:
-            os._exit(0 if admitted else 1)
-    _, status = os.waitpid(pid, 0)
+    assert _admitted_in_a_forked_child("quota-test:fork-chunk", rate)
 
-    assert os.waitstatus_to_exitcode(status) == 0
+    # The child reserved a chunk of its own: 10 + 10 counted.
     assert caches["default"].get(f"quota-test:fork-chunk:60:{int(EDGE // 60)}") == 20
     caches["default"].clear()
 
