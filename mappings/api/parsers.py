@@ -73,13 +73,14 @@ def _bad_string(value: str) -> bool:
 # In text decoded from UTF-8, a string can only hold NUL or a surrogate through a backslash-u escape
 # (raw control characters are refused by json.loads, and UTF-8 cannot encode surrogates). So
 # when the raw text has no such escape, no string needs checking one by one.
-_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+# Searched in the raw bytes: the escapes are ASCII, so no second decoding of the body is needed.
+_RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def may_hold_bad_strings(text: str) -> bool:
-    """Whether ``text`` could decode to a string with NUL or an unpaired surrogate (a false
-    alarm, like an escaped backslash before ``u0000``, only costs the full check)."""
-    return "\\u" in text and _RISKY_ESCAPE.search(text) is not None
+def may_hold_bad_strings(raw: bytes) -> bool:
+    """Whether the JSON in ``raw`` could decode to a string with NUL or an unpaired surrogate (a
+    false alarm, like an escaped backslash before ``u0000``, only costs the full check)."""
+    return b"\\u" in raw and _RISKY_ESCAPE.search(raw) is not None
 
 
 def _refuse_string() -> ApiError:
@@ -142,5 +143,5 @@ class BoundedJSONParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         raw = _read_bounded(stream, settings.API_MAX_BODY_BYTES)
         document = decode_json(raw)
-        check_shape(document, check_strings=may_hold_bad_strings(raw.decode("utf-8")))
+        check_shape(document, check_strings=may_hold_bad_strings(raw))
         return document
