@@ -7,6 +7,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mappings.fake_braze import Fault
@@ -350,3 +352,27 @@ def test_add_writes_the_same_row_as_save(mapping_set):
     assert from_add == from_save
     assert from_add["status"] == "pending" and from_add["attempt_count"] == 0
     assert not added._state.adding  # a saved instance from here on
+
+
+def test_add_sends_the_values_apart_from_the_statement_on_postgresql(mapping_set):
+    """On PostgreSQL the INSERT binds its values server-side: the statement PostgreSQL receives
+    has placeholders, not the conversation quoted into its text."""
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side binding is PostgreSQL's")
+    delivery = Delivery(
+        mapping_set=mapping_set,
+        environment=mapping_set.environment,
+        external_id="quote'me",
+        received_payload={"said": "it's 'quoted'"},
+        braze_payload={"attributes": []},
+        next_attempt_at=timezone.now(),
+    )
+    with CaptureQueriesContext(connection) as captured:
+        outbox.add(delivery)
+
+    [insert] = [query["sql"] for query in captured.captured_queries]
+    assert insert.startswith('INSERT INTO "mappings_delivery"') and "$1" in insert
+    assert "quote" not in insert
+    stored = Delivery.objects.get(pk=delivery.pk)
+    assert stored.external_id == "quote'me"
+    assert stored.received_payload == {"said": "it's 'quoted'"}
