@@ -85,6 +85,8 @@ def test_a_100k_element_array_gets_400(ingest, braze, conversation):
         ('{"n": NaN}', "malformed_json"),
         ('{"n": -Infinity}', "malformed_json"),
         ('{"n": 1e400}', "invalid_number"),
+        ('{"n": 1' + "0" * 300 + "e99}", "invalid_number"),  # overflows with a 2-digit exponent
+        ('{"n": [1.5, 1' + "0" * 400 + ".5]}", "invalid_number"),  # and with no exponent
         ('{"n": ' + "9" * 5000 + "}", "malformed_json"),
         ('{"s": "nul\\u0000byte"}', "invalid_string"),
         ('{"nul\\u0000key": 1}', "invalid_string"),
@@ -123,6 +125,19 @@ def test_strings_with_harmless_escapes_are_accepted(ingest, braze, text):
     assert response.status_code == 200, response.content
     stored = Delivery.objects.get(pk=response.json()["delivery_id"]).received_payload
     assert stored["note"] == json.loads(raw)["note"]
+
+
+def test_brackets_and_commas_inside_strings_only_cost_the_full_check(ingest, braze):
+    """The byte counts that let a small body skip the walk also count brackets, colons and
+    commas inside strings: such a body is walked, and accepted when it is within the limits."""
+    note = "[{" * 40 + ":," * 6_000
+    raw = json.dumps({**conversation_for("u1"), "note": note, "n": 2.5})
+
+    response = ingest.post("support-bot", raw)
+
+    assert response.status_code == 200, response.content
+    stored = Delivery.objects.get(pk=response.json()["delivery_id"]).received_payload
+    assert stored["note"] == note and stored["n"] == 2.5
 
 
 def test_a_non_json_content_type_gets_415(ingest, braze):

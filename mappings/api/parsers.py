@@ -22,6 +22,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # Called by the decoder for each number with a fraction or an exponent: 1e400 (or a long
+    # enough mantissa) overflows to infinity, which PostgreSQL's jsonb cannot store.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ApiError(400, "invalid_number", "JSON numbers must be finite")
+    return value
+
+
 def payload_too_large(limit: int) -> ApiError:
     return ApiError(
         413,
@@ -45,7 +54,7 @@ def decode_json(raw: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise ApiError(400, "malformed_json", "The request body is not valid UTF-8") from error
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError as error:
         raise _too_deep() from error
     except ValueError as error:
@@ -91,23 +100,26 @@ def _refuse_string() -> ApiError:
     )
 
 
-def _refuse_number() -> ApiError:
-    return ApiError(400, "invalid_number", "JSON numbers must be finite")
+def may_exceed_shape(raw: bytes) -> bool:
+    """Whether the JSON in ``raw`` could be nested deeper or hold more values than allowed.
 
-
-def _check_scalar(value: Any, check_strings: bool) -> None:
-    if isinstance(value, str):
-        if check_strings and _bad_string(value):
-            raise _refuse_string()
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise _refuse_number()  # 1e400 parses as infinity
+    Counts of bytes bound both: each level of nesting opens a bracket, and each value but a
+    container's first follows a comma or a colon (a list's first follows its ``[``). Brackets,
+    colons and commas inside strings are counted too, so the bounds only err on the safe side,
+    and a typical conversation is cleared without walking it.
+    """
+    if raw.count(b"{") + raw.count(b"[") > settings.API_MAX_JSON_DEPTH:
+        return True
+    values = 1 + raw.count(b":") + raw.count(b",") + raw.count(b"[")
+    return values > settings.API_MAX_JSON_ITEMS
 
 
 def check_shape(document: Any, *, check_strings: bool = True) -> None:
-    """Refuse documents too deep, too large in item count, or holding unstorable values.
+    """Refuse documents too deep, too large in item count, or holding unstorable strings.
 
     Iterative (an explicit stack), so the check itself cannot exhaust recursion. With
-    ``check_strings=False`` (see may_hold_bad_strings) strings are not looked into.
+    ``check_strings=False`` (see may_hold_bad_strings) strings are not looked into. Numbers are
+    the decoder's to check (``decode_json``).
     """
     max_depth, max_items = settings.API_MAX_JSON_DEPTH, settings.API_MAX_JSON_ITEMS
     stack: list[tuple[Any, int]] = [(document, 1)]
@@ -123,16 +135,15 @@ def check_shape(document: Any, *, check_strings: bool = True) -> None:
         if isinstance(value, dict):
             if depth > max_depth:
                 raise _too_deep()
-            if check_strings:
-                for key in value:
-                    _check_scalar(key, True)
+            if check_strings and any(_bad_string(key) for key in value):
+                raise _refuse_string()
             stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             if depth > max_depth:
                 raise _too_deep()
             stack.extend((item, depth + 1) for item in value)
-        else:
-            _check_scalar(value, check_strings)
+        elif check_strings and isinstance(value, str) and _bad_string(value):
+            raise _refuse_string()
 
 
 class BoundedJSONParser(BaseParser):
@@ -143,5 +154,7 @@ class BoundedJSONParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         raw = _read_bounded(stream, settings.API_MAX_BODY_BYTES)
         document = decode_json(raw)
-        check_shape(document, check_strings=may_hold_bad_strings(raw))
+        check_strings = may_hold_bad_strings(raw)
+        if check_strings or may_exceed_shape(raw):
+            check_shape(document, check_strings=check_strings)
         return document
