@@ -1,18 +1,22 @@
 """Scale-out benchmark: ingest requests/s with 1, 2, 4 gunicorn workers beside a bare insert view,
 and delivery records/s with 1, 2, 4 Celery workers, on PostgreSQL and Redis.
 
-    .venv/bin/python bench/scale_out.py            # needs wrk (apt-get install wrk)
+    scripts/bench-tools                    # once: installs wrk
+    .venv/bin/python bench/scale_out.py
 
-Options: --web-workers 1,2,4  --celery-workers 1,2,4  --duration S (per measurement, 8)
---rounds R (5)  --connections C (wrk connections, 8)  --records N (delivery, 10000)  --no-docs.
+Options: --web-workers 1,2,4  --celery-workers 1,2,4  --duration S (per ingest measurement, 3)
+--ingest-rounds R (16)  --rounds R (delivery rounds, 5)  --connections C (wrk connections, 8)
+--records N (delivery, 10000)  --no-docs.
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bridge_bench_scale) is created and
 migrated; BENCH_REDIS_URL (default redis://127.0.0.1:6379/15) is the broker and cache: the
 benchmark deletes its Celery queue there, nothing else.
 
 Ingest: for each worker count, one gunicorn server (settings bench.settings: the service's URLs
 plus /bench/bare-insert/, a view that parses the JSON and inserts one row) is loaded by wrk on
-loopback, alternating the async-mode ingest (auth, throttle, mapping, outbox rows, a Celery hint)
-and the bare view, after a warm-up; medians of the rounds. Delivery: 10,000 accepted deliveries
+loopback, alternating the async-mode ingest (auth, throttle, mapping, outbox rows, a Celery hint),
+the bare view and the same insert behind DRF (/bench/bare-drf-insert/, the API's authentication,
+throttle, parser and renderer) in short rounds (in one order, then the reverse), after a warm-up;
+medians of the rounds. Delivery: 10,000 accepted deliveries
 are put in the outbox (not timed), then N Celery worker processes (solo pool) drain them to a
 local fake Braze; timed until no delivery is open. Rewrites its section of docs/benchmarks.md.
 """
@@ -53,8 +57,9 @@ Celery workers and the fake Braze (and, on this machine, other jobs). Past 2 pro
 workers only add context switches, so 4 gunicorn or Celery workers are not faster than 2 here;
 on a machine with more cores each added process brings about one more core's worth. The CPU
 table shows where an ingest's time goes: mostly the web process's Python. A warm async ingest
-sends one statement to PostgreSQL (the Delivery row, an INSERT built once per process, in
-autocommit: one round trip; its attempt rows are written by the sender) and, for a busy client,
+sends one statement to PostgreSQL (the Delivery row, an INSERT built once per process with its
+values bound server-side, in autocommit: one round trip; its attempt rows are written by the
+sender) and, for a busy client,
 no Redis round trip at all (the rate limit reserves quota in chunks of 1% of the limit, at most
 64, per process); the token's client and the slug's mapping set come from the process's cache
 (`API_CONFIG_CACHE_SECONDS`), content negotiation is remembered per Accept header, field
@@ -204,31 +209,50 @@ def reset_queue() -> None:
     redis.Redis.from_url(os.environ["BENCH_REDIS_URL"]).delete("celery")
 
 
-def bench_ingest(counts, args, token, bodies) -> list[dict]:
-    from mappings.models import Delivery, DeliveryAttempt
+def empty_tables() -> None:
+    """Both views' tables emptied by TRUNCATE, not DELETE: deleted rows would leave the outbox
+    table and its indexes bloated (and autovacuum busy) for the next measurement, and only it."""
+    from django.db import connection
 
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE bench_bare_row, mappings_deliveryattempt, mappings_delivery")
+
+
+def bench_ingest(counts, args, token, bodies) -> list[dict]:
     script = wrk_script(token, bodies)
     rows = []
     try:
         for workers in counts:
+            empty_tables()
             process, url = start_web(workers)
             targets = {
                 "ingest": f"{url}/api/v1/ingest/bench/?mode=async",
                 "bare": f"{url}/bench/bare-insert/",
+                "bare_drf": f"{url}/bench/bare-drf-insert/",
             }
             try:
                 for target in targets.values():  # warm-up: imports, connections, caches
                     run_wrk(target, script, 2, args.connections)
                 runs = {name: [] for name in targets}
-                for _ in range(args.rounds):
-                    for name, target in targets.items():
+                for number in range(args.ingest_rounds):
+                    # Short rounds, each view first in every other one: this machine's speed
+                    # drifts over seconds, and a pair measured back to back in both orders
+                    # cancels a steady drift instead of always charging it to the same view.
+                    order = list(targets.items())
+                    for name, target in order if number % 2 == 0 else reversed(order):
                         runs[name].append(measure(process, target, script, args))
+                    ingest, bare = runs["ingest"][-1]["rps"], runs["bare"][-1]["rps"]
+                    print(
+                        f"{workers} web workers, round {number + 1}/{args.ingest_rounds}: "
+                        f"ingest {ingest:,.0f} req/s, bare {bare:,.0f} req/s "
+                        f"({ingest / bare:.0%}), bare DRF {runs['bare_drf'][-1]['rps']:,.0f} req/s",
+                        flush=True,
+                    )
             finally:
                 process.terminate()
                 process.wait()
             reset_queue()
-            DeliveryAttempt.objects.all().delete()
-            Delivery.objects.all().delete()
+            empty_tables()
             row = {"workers": workers}
             for name, results in runs.items():
                 for key in ("rps", "p50", "p99", "web_cpu", "db_cpu"):
@@ -237,9 +261,8 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
             # Each round measures ingest and then the bare view within seconds, under the same
             # load from the machine's other jobs: the median of those per-round ratios is steadier
             # than a ratio of medians taken from different rounds.
-            row["ratio"] = statistics.median(
-                i["rps"] / b["rps"] for i, b in zip(runs["ingest"], runs["bare"], strict=True)
-            )
+            row["ratio"] = _median_ratio(runs["ingest"], runs["bare"])
+            row["drf_ratio"] = _median_ratio(runs["ingest"], runs["bare_drf"])
             row["cpu_ratio"] = (row["bare_web_cpu"] + row["bare_db_cpu"]) / (
                 row["ingest_web_cpu"] + row["ingest_db_cpu"]
             )
@@ -248,6 +271,10 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
     finally:
         os.unlink(script)
     return rows
+
+
+def _median_ratio(ingest: list[dict], baseline: list[dict]) -> float:
+    return statistics.median(i["rps"] / b["rps"] for i, b in zip(ingest, baseline, strict=True))
 
 
 def start_celery(count: int) -> list[subprocess.Popen]:
@@ -335,7 +362,6 @@ def setup(fake_url: str):
             "CREATE TABLE IF NOT EXISTS bench_bare_row "
             "(id bigserial PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz DEFAULT now())"
         )
-        cursor.execute("TRUNCATE bench_bare_row")
     mapping_set = drain.setup_config(fake_url)
     ApiClient.objects.filter(name="bench").delete()
     client = ApiClient(name="bench", rate_limit="100000000/min")  # measure ingest, not throttle
@@ -348,27 +374,29 @@ def setup(fake_url: str):
 def report(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
     lines = [
         "| gunicorn workers | ingest req/s | p50 ms | p99 ms | bare insert req/s | p50 ms "
-        "| p99 ms | ingest / bare | non-2xx |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ms | ingest / bare | bare DRF req/s | ingest / bare DRF | non-2xx |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in ingest:
+        errors = r["ingest_errors"] + r["bare_errors"] + r["bare_drf_errors"]
         lines.append(
             f"| {r['workers']} | {r['ingest_rps']:,.0f} | {r['ingest_p50']:.1f} "
             f"| {r['ingest_p99']:.1f} | {r['bare_rps']:,.0f} | {r['bare_p50']:.1f} "
-            f"| {r['bare_p99']:.1f} | {r['ratio']:.0%} "
-            f"| {r['ingest_errors'] + r['bare_errors']} |"
+            f"| {r['bare_p99']:.1f} | {r['ratio']:.0%} | {r['bare_drf_rps']:,.0f} "
+            f"| {r['drf_ratio']:.0%} | {errors} |"
         )
     lines += [
         "",
         "CPU per request, in ms, over the same runs (what the 2 cores are spent on):",
         "",
         "| gunicorn workers | ingest: web | ingest: PostgreSQL | bare: web | bare: PostgreSQL "
-        "| bare / ingest CPU |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| bare / ingest CPU | bare DRF: web | bare DRF: PostgreSQL |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {r['workers']} | {r['ingest_web_cpu']:.2f} | {r['ingest_db_cpu']:.2f} "
-        f"| {r['bare_web_cpu']:.2f} | {r['bare_db_cpu']:.2f} | {r['cpu_ratio']:.0%} |"
+        f"| {r['bare_web_cpu']:.2f} | {r['bare_db_cpu']:.2f} | {r['cpu_ratio']:.0%} "
+        f"| {r['bare_drf_web_cpu']:.2f} | {r['bare_drf_db_cpu']:.2f} |"
         for r in ingest
     ]
     lines += [
@@ -387,7 +415,9 @@ def report(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
         f"median {best['bare_rps']:,.0f} req/s), p99 {best['ingest_p99']:.1f} ms "
         f"(goal: >= 60% and p99 < 50 ms at that load). The CPU ratio, what the two cost per "
         f"request (web + PostgreSQL), is the steadier figure on a shared machine: "
-        f"{cpu_ratios} with {worker_counts} workers. Braze requests for "
+        f"{cpu_ratios} with {worker_counts} workers. Beside the bare DRF view (the same "
+        f"insert behind the API's DRF stack) ingest makes {best['drf_ratio']:.0%} of its "
+        "req/s. Braze requests for "
         f"{args.records:,} one-object records: ideal ceil({args.records:,}/{limit}) = "
         f"{-(-args.records // limit)}.",
     ]
@@ -403,9 +433,10 @@ def write_docs(table: str, args) -> None:
             "",
             f"`{COMMAND}` (run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; "
             f"{drain.versions()}; wrk on loopback, 1 thread, {args.connections} connections, "
-            f"{args.duration:g} s per measurement, median of {args.rounds} alternating rounds "
-            f"after a warm-up (the ratio column: median of the per-round ratios); "
-            f"{args.records:,} records per delivery round; gunicorn with 4 "
+            f"{args.duration:g} s per measurement, median of {args.ingest_rounds} rounds after "
+            "a warm-up, the three views in one order, then the reverse (the ratio columns: "
+            f"median of the per-round ratios); median of {args.rounds} delivery rounds of "
+            f"{args.records:,} records; gunicorn with 4 "
             "threads per worker, `DATABASE_CONN_MAX_AGE=60`, Redis as cache and broker).",
             "",
             table,
@@ -427,14 +458,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--web-workers", default="1,2,4")
     parser.add_argument("--celery-workers", default="1,2,4")
-    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--ingest-rounds", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        raise SystemExit("bench/scale_out.py needs wrk on the PATH: apt-get install wrk")
+        raise SystemExit("bench/scale_out.py needs wrk on the PATH: run scripts/bench-tools")
     drain.ensure_database()
     django.setup()
     from django.conf import settings
