@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -376,3 +376,31 @@ def test_add_sends_the_values_apart_from_the_statement_on_postgresql(mapping_set
     stored = Delivery.objects.get(pk=delivery.pk)
     assert stored.external_id == "quote'me"
     assert stored.received_payload == {"said": "it's 'quoted'"}
+
+
+def _new_delivery(mapping_set, external_id: str) -> Delivery:
+    return Delivery(
+        mapping_set=mapping_set,
+        environment=mapping_set.environment,
+        external_id=external_id,
+        received_payload={"user": {"id": external_id}},
+        braze_payload={"attributes": [{"external_id": external_id}]},
+        next_attempt_at=timezone.now(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_add_keeps_working_across_a_reconnect_and_inside_a_rolled_back_transaction(mapping_set):
+    """The INSERT's cursor is kept per thread and connection: a closed connection (CONN_MAX_AGE,
+    a failed health check) gets a new one, and a kept cursor writes inside the caller's
+    transaction, so a rollback takes its row back."""
+    outbox.add(_new_delivery(mapping_set, "before"))
+    connection.close()
+    outbox.add(_new_delivery(mapping_set, "after-reconnect"))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.add(_new_delivery(mapping_set, "rolled-back"))
+        raise RuntimeError("the caller's transaction fails")
+    outbox.add(_new_delivery(mapping_set, "last"))
+
+    stored = set(Delivery.objects.values_list("external_id", flat=True))
+    assert stored == {"before", "after-reconnect", "last"}

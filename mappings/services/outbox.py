@@ -12,6 +12,7 @@ environment is still open, so one user's updates reach Braze in the order they a
 """
 
 import functools
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,28 +77,45 @@ def add(delivery: Delivery) -> None:
         )
         for column in _columns(db.vendor)
     ]
-    with _insert_cursor(db) as cursor:
-        cursor.execute(_insert_sql(), params)
+    _execute_insert(db, params)
     delivery._state.adding = False
     delivery._state.db = db.alias
 
 
-def _insert_cursor(db):
-    """On PostgreSQL, a cursor that binds values server-side: psycopg sends the row's values
-    beside the statement, where Django's default cursor quotes each one into the statement's
-    text, which costs the web process more CPU per INSERT. Only here: server-side binding for
-    every query would cap a statement at 65,535 values, and Django's bulk deletes go past that.
-    Wrapped as ``connection.cursor()`` wraps its own (same health check, error translation and
-    query logging; ``_prepare_cursor`` is Django's own step for that, private, so the PostgreSQL
-    test of this INSERT pins it), so the INSERT is seen wherever queries are counted."""
-    if db.vendor != "postgresql":
-        return db.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
+def _execute_insert(db, params: list[Any]) -> None:
+    """Run the INSERT. On PostgreSQL, with a cursor that binds values server-side: psycopg sends
+    the row's values beside the statement, where Django's default cursor quotes each one into
+    the statement's text, which costs the web process more CPU per INSERT. Only here:
+    server-side binding for every query would cap a statement at 65,535 values, and Django's
+    bulk deletes go past that.
 
+    That cursor is kept for the thread's next INSERT on the same connection: psycopg keeps the
+    statement's parsed form and the adapters it chose per cursor, so a new cursor per ingest
+    redid both. Wrapped each time as ``connection.cursor()`` wraps its own (same health check,
+    error translation and query logging; ``_prepare_cursor`` is Django's own step for that,
+    private, so the PostgreSQL tests of this INSERT pin it), so the INSERT is seen wherever
+    queries are counted."""
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(_insert_sql(), params)
+        return
     db.close_if_health_check_failed()
     db.ensure_connection()
     with db.wrap_database_errors:
-        return db._prepare_cursor(ServerBindingCursor(db.connection))
+        db._prepare_cursor(_kept_cursor(db.connection)).execute(_insert_sql(), params)
+
+
+# Per thread, as Django's connections are: (psycopg connection, its INSERT cursor).
+_kept = threading.local()
+
+
+def _kept_cursor(raw_connection):
+    kept = getattr(_kept, "cursor", None)
+    if kept is None or kept.connection is not raw_connection or kept.closed:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        kept = _kept.cursor = ServerBindingCursor(raw_connection)
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
