@@ -20,6 +20,9 @@ def test_a_conversation_posted_over_http_reaches_the_fake_braze(
 
     assert response.status_code == 200
     assert response.json()["success"] is True
-    [received] = braze.received
+    received_now = braze.received
+    # On failure, show what arrived: a second request would be a double send or a stray.
+    assert len(received_now) == 1, [(r.received_at, r.connection_id, r.body) for r in received_now]
+    [received] = received_now
     assert received.headers["authorization"] == f"Bearer {BRAZE_KEY}"
     assert received.body["attributes"][0]["email"] == "zoe@example.com"
