@@ -56,6 +56,18 @@ def test_a_request_may_choose_its_mode_over_the_mapping_sets(ingest, braze, mapp
     assert chosen.status_code == 200 and chosen.json()["status"] == "delivered"
 
 
+def test_the_mode_header_chooses_the_mode_and_the_query_parameter_wins_over_it(ingest, braze):
+    by_header = ingest.post(
+        "support-bot", conversation_for("u1"), headers={"x-delivery-mode": "async"}
+    )
+    both = ingest.post(
+        "support-bot", conversation_for("u2"), mode="sync", headers={"X-Delivery-Mode": "async"}
+    )
+
+    assert by_header.status_code == 202 and by_header.json()["status"] == "accepted"
+    assert both.status_code == 200 and both.json()["status"] == "delivered"
+
+
 @pytest.mark.parametrize("mode", ["later", ""])
 def test_an_unknown_or_empty_mode_is_refused(ingest, braze, mode):
     # Empty is not "the default": a bot template that failed to fill it in should hear so.
