@@ -62,11 +62,12 @@ def test_a_conversation_shape_already_stored_costs_no_discovery_query(
 def test_a_new_path_or_type_is_still_recorded_after_the_shape_is_known(
     ingest, braze, conversation, mapping_set, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(3):
+    for _ in range(3):  # inserted, read back and remembered, then learnt as a shape
+        with django_capture_on_commit_callbacks(execute=True):  # each request's own commit
             ingest.post("support-bot", conversation)
-        conversation["answers"]["plan"] = 3
-        conversation["answers"]["budget"] = "high"
+    conversation["answers"]["plan"] = 3
+    conversation["answers"]["budget"] = "high"
+    with django_capture_on_commit_callbacks(execute=True):
         ingest.post("support-bot", conversation)
 
     seen = {s.path: s.types for s in SeenPath.objects.filter(mapping_set=mapping_set)}
@@ -85,3 +86,29 @@ def test_a_rolled_back_recording_is_not_taken_as_stored(conversation, mapping_se
     discovery.record(mapping_set, conversation)
 
     assert SeenPath.objects.filter(mapping_set=mapping_set, path="user.profile.email").exists()
+
+
+@pytest.mark.parametrize(
+    ("variant", "new_path", "types"),
+    [
+        ({"a": {"b": 1}, "list": [{"x": 1}, {"x": 2}, {"x": 3}]}, "list[2].x", ["number"]),
+        ({"a": {"b": 1, "c": True}, "list": [{"x": 1}, {"x": 2}]}, "a.c", ["boolean"]),
+        ({"a": {"b": 1}, "a.b": 1, "list": [{"x": 1}, {"x": 2}]}, '"a.b"', ["number"]),
+        ({"a": {"b": 1}, "list": [{"x": 1}, {"x": None}]}, "list[1].x", ["null", "number"]),
+        ({"a": {"b": {"deep": 1}}, "list": []}, "a.b.deep", ["number"]),
+    ],
+)
+def test_a_conversation_that_departs_from_a_known_shape_records_what_is_new(
+    mapping_set, django_capture_on_commit_callbacks, variant, new_path, types
+):
+    """Once a shape is known, a conversation that fits it is skipped without building paths;
+    one with a new key (also one that reads like a path), list position or type is not."""
+    base = {"a": {"b": 1}, "list": [{"x": 1}, {"x": 2}]}
+    for _ in range(3):  # inserted, read back and remembered, then learnt as a shape
+        with django_capture_on_commit_callbacks(execute=True):  # each as its own request
+            discovery.record(mapping_set, base)
+    assert discovery._fits_known_shape(mapping_set, base)
+    discovery.record(mapping_set, variant)
+
+    seen = {s.path: s.types for s in SeenPath.objects.filter(mapping_set=mapping_set)}
+    assert seen[new_path] == types

@@ -10,6 +10,7 @@ import functools
 import re
 import threading
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -92,8 +93,14 @@ def paths_of(document: Any) -> dict[str, set[str]]:
 
 
 def record(mapping_set: MappingSet, conversation: Any) -> None:
+    if _fits_known_shape(mapping_set, conversation):
+        return
     found = paths_of(conversation)
-    if not found or _all_stored(mapping_set, found):
+    if not found:
+        return
+    if _all_stored(mapping_set, found):
+        if len(found) < MAX_PATHS:  # every path of it was counted, none cut off by the bound
+            _learn_shape(mapping_set, conversation)
         return
     known = {
         seen.path: seen
@@ -145,6 +152,88 @@ def forget_stored() -> None:
     """Empty this process's memory of stored paths (tests; rows deleted by hand)."""
     with _stored_lock:
         _stored.clear()
+        _shapes.clear()
+
+
+# -- known shapes: the common case without building a path string ---------------------------------
+#
+# Per process, beside _stored: a tree of the keys, list positions and JSON types of the
+# conversations whose every path was found stored. A conversation that fits the tree has no
+# path or type that is not stored, so record() is done without paths_of (a string and a set per
+# value) or _all_stored. The tree mirrors paths_of: the same depth bound and list items, raw
+# keys (paths_of's quoting is one-to-one). It only learns from conversations paths_of walked
+# in full, and a node is added whole (its types set first), so a reader in another thread sees
+# a node either complete or not at all; a miss only means the slower check.
+
+
+class _Shape:
+    __slots__ = ("items", "keys", "types")
+
+    def __init__(self, types: frozenset[str] | set[str] = frozenset()) -> None:
+        self.types = set(types)
+        self.keys: dict[str, _Shape] = {}
+        self.items: dict[int, _Shape] = {}
+
+
+_shapes: dict[tuple[int, Any], tuple[_Shape, list[int]]] = {}  # (root, [node count])
+
+
+def _fits_known_shape(mapping_set: MappingSet, conversation: Any) -> bool:
+    known = _shapes.get(_cache_key(mapping_set))
+    return known is not None and _fits(known[0], conversation, 0)
+
+
+def _below(node: _Shape, value: Any, depth: int) -> tuple[dict, Iterable] | None:
+    """Where ``value``'s children go in the tree and the (key or index, child) pairs that
+    paths_of walks; None where paths_of stops (a scalar, a top-level list, the depth bound)."""
+    if depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return node.keys, value.items()
+    if isinstance(value, list) and depth:
+        return node.items, enumerate(value[:MAX_LIST_ITEMS])
+    return None
+
+
+def _fits(node: _Shape, value: Any, depth: int) -> bool:
+    below = _below(node, value, depth)
+    if below is None:
+        return True
+    children, pairs = below
+    for key, item in pairs:
+        child = children.get(key)
+        if child is None or json_type(item) not in child.types:
+            return False
+        if not _fits(child, item, depth + 1):
+            return False
+    return True
+
+
+def _learn_shape(mapping_set: MappingSet, conversation: Any) -> None:
+    key = _cache_key(mapping_set)
+    with _stored_lock:
+        if key not in _shapes and len(_shapes) >= MAX_CACHED_SETS:
+            _shapes.clear()
+        root, count = _shapes.setdefault(key, (_Shape(), [0]))
+        _learn(root, conversation, 0, count)
+
+
+def _learn(node: _Shape, value: Any, depth: int, count: list[int]) -> None:
+    below = _below(node, value, depth)
+    if below is None:
+        return
+    children, pairs = below
+    for key, item in pairs:
+        child = children.get(key)
+        if child is None:
+            if count[0] >= MAX_CACHED_PATHS:
+                continue  # full: this part stays on the slower check
+            child = _Shape({json_type(item)})
+            children[key] = child
+            count[0] += 1
+        else:
+            child.types.add(json_type(item))
+        _learn(child, item, depth + 1, count)
 
 
 def mapped_paths(mapping_set: MappingSet) -> set[str]:
