@@ -58,17 +58,18 @@ workers only add context switches, so 4 gunicorn or Celery workers are not faste
 on a machine with more cores each added process brings about one more core's worth. The CPU
 table shows where an ingest's time goes: mostly the web process's Python. A warm async ingest
 sends one statement to PostgreSQL (the Delivery row, an INSERT built once per process with its
-values bound server-side, in autocommit: one round trip; its attempt rows are written by the
-sender) and, for a busy client,
-no Redis round trip at all (the rate limit reserves quota in chunks of 1% of the limit, at most
-64, per process); the token's client and the slug's mapping set come from the process's cache
-(`API_CONFIG_CACHE_SECONDS`), content negotiation is remembered per Accept header, field
-discovery touches the database only for paths it has not seen, and the Celery hint is published
-at most once per `DELIVERY_HINT_INTERVAL_SECONDS` per environment. What is left is the work
-itself, each piece small: DRF's request handling, the JSON shape check, the mapping, discovery's
-walk of the document, the Delivery object and its INSERT (nine index entries, four JSON
-columns) and the answer. The INSERT is the largest of them; the rest is spread thin over
-Django's and DRF's per-request code, and more Python per request also means more GIL
+values bound server-side on a cursor kept per thread, in autocommit: one round trip; its
+attempt rows are written by the sender) and, for a busy client, no Redis round trip at all (the
+rate limit reserves quota in chunks of 1% of the limit, at most 64, per process); the token's
+client and the slug's mapping set come from the process's cache (`API_CONFIG_CACHE_SECONDS`),
+content negotiation is remembered per Accept header, field discovery touches the database only
+for paths it has not seen (and a conversation of a known shape is checked against a tree,
+without building its paths), and the Celery hint is published at most once per
+`DELIVERY_HINT_INTERVAL_SECONDS` per environment. What is left is the work itself, each piece
+small: DRF's request handling, the JSON shape check, the mapping, discovery's check of the
+document, the Delivery object and its INSERT (nine index entries, three foreign-key checks,
+four JSON columns) and the answer. The INSERT is the largest of them; the rest is spread thin
+over Django's and DRF's per-request code, and more Python per request also means more GIL
 hand-offs between gunicorn's threads. The bare view is one JSON parse and one raw INSERT into
 a one-index table.
 Delivery is bound by the workers' Python and PostgreSQL (claim, then per batch of 75 the
