@@ -105,7 +105,8 @@ def _execute_insert(db, params: list[Any]) -> None:
         db._prepare_cursor(_kept_cursor(db.connection)).execute(_insert_sql(), params)
 
 
-# Per thread, as Django's connections are: (psycopg connection, its INSERT cursor).
+# Per thread, as Django's connections are: the INSERT's cursor, used while its psycopg
+# connection is still the thread's.
 _kept = threading.local()
 
 
