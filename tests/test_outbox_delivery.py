@@ -354,19 +354,23 @@ def test_add_writes_the_same_row_as_save(mapping_set):
     assert not added._state.adding  # a saved instance from here on
 
 
+def _new_delivery(mapping_set, external_id: str, received_payload: dict | None = None):
+    return Delivery(
+        mapping_set=mapping_set,
+        environment=mapping_set.environment,
+        external_id=external_id,
+        received_payload=received_payload or {"user": {"id": external_id}},
+        braze_payload={"attributes": [{"external_id": external_id}]},
+        next_attempt_at=timezone.now(),
+    )
+
+
 def test_add_sends_the_values_apart_from_the_statement_on_postgresql(mapping_set):
     """On PostgreSQL the INSERT binds its values server-side: the statement PostgreSQL receives
     has placeholders, not the conversation quoted into its text."""
     if connection.vendor != "postgresql":
         pytest.skip("server-side binding is PostgreSQL's")
-    delivery = Delivery(
-        mapping_set=mapping_set,
-        environment=mapping_set.environment,
-        external_id="quote'me",
-        received_payload={"said": "it's 'quoted'"},
-        braze_payload={"attributes": []},
-        next_attempt_at=timezone.now(),
-    )
+    delivery = _new_delivery(mapping_set, "quote'me", received_payload={"said": "it's 'quoted'"})
     with CaptureQueriesContext(connection) as captured:
         outbox.add(delivery)
 
@@ -376,17 +380,6 @@ def test_add_sends_the_values_apart_from_the_statement_on_postgresql(mapping_set
     stored = Delivery.objects.get(pk=delivery.pk)
     assert stored.external_id == "quote'me"
     assert stored.received_payload == {"said": "it's 'quoted'"}
-
-
-def _new_delivery(mapping_set, external_id: str) -> Delivery:
-    return Delivery(
-        mapping_set=mapping_set,
-        environment=mapping_set.environment,
-        external_id=external_id,
-        received_payload={"user": {"id": external_id}},
-        braze_payload={"attributes": [{"external_id": external_id}]},
-        next_attempt_at=timezone.now(),
-    )
 
 
 @pytest.mark.django_db(transaction=True)
