@@ -3,6 +3,10 @@
 import pytest
 
 from mappings.fake_braze import rules
+from mappings.fake_braze.attribute_rules import STANDARD_ATTRIBUTES
+from mappings.fake_braze.identifier_rules import IDENTIFIER_REQUIRED, TWO_PRIMARIES
+from mappings.fake_braze.reference_codes import COUNTRY_CODES, CURRENCY_CODES, LANGUAGE_CODES
+from mappings.fake_braze.value_checks import not_valid
 
 EVENT = {"external_id": "user-1", "name": "chat_started", "time": "2026-11-20T10:15:00Z"}
 PURCHASE = {
@@ -47,7 +51,7 @@ def test_it_accepts_each_kind_of_identifier(identifier):
 def test_it_rejects_two_primary_identifiers():
     obj = {"external_id": "user-1", "braze_id": "abc"}
 
-    assert rules.object_error("attributes", obj) == rules.TWO_PRIMARIES
+    assert rules.object_error("attributes", obj) == TWO_PRIMARIES
 
 
 def test_it_rejects_an_object_without_any_identifier_with_brazes_text():
@@ -149,9 +153,7 @@ def test_it_accepts_null_and_the_other_documented_values(name, value):
     ],
 )
 def test_it_rejects_a_standard_attribute_in_the_wrong_format(name, value):
-    assert attribute_problem(**{name: value}) == rules.not_valid(
-        name, rules.STANDARD_ATTRIBUTES[name][1]
-    )
+    assert attribute_problem(**{name: value}) == not_valid(name, STANDARD_ATTRIBUTES[name][1])
 
 
 # -- custom attributes ------------------------------------------------------------------------
@@ -346,7 +348,7 @@ def test_it_answers_400_when_no_object_is_valid():
 
     assert status == 400
     assert answer["message"] == rules.NO_VALID_DATA
-    assert answer["errors"][0]["type"] == rules.IDENTIFIER_REQUIRED
+    assert answer["errors"][0]["type"] == IDENTIFIER_REQUIRED
 
 
 def test_it_rejects_scripted_indexes_only_once_and_only_when_sent():
@@ -360,7 +362,7 @@ def test_it_rejects_scripted_indexes_only_once_and_only_when_sent():
 
 
 def test_its_code_tables_hold_the_iso_sets():
-    assert len(rules.COUNTRY_CODES) == 249
-    assert {"US", "DE", "PT", "BR"} <= rules.COUNTRY_CODES
-    assert {"en", "pt", "de", "zh"} <= rules.LANGUAGE_CODES
-    assert {"USD", "EUR", "BRL", "JPY"} <= rules.CURRENCY_CODES
+    assert len(COUNTRY_CODES) == 249
+    assert {"US", "DE", "PT", "BR"} <= COUNTRY_CODES
+    assert {"en", "pt", "de", "zh"} <= LANGUAGE_CODES
+    assert {"USD", "EUR", "BRL", "JPY"} <= CURRENCY_CODES

@@ -1,8 +1,10 @@
-"""A local fake of Braze's ``POST /users/track``, faithful to shared/BRAZE_API.md.
+"""A local fake of Braze's ``POST /users/track`` (see docs/braze.md for the API it follows).
 
 Standard library only; imports nothing from the rest of the project.
 """
 
-from .server import FakeBraze, Fault, ReceivedRequest
+from .faults import Fault
+from .received_requests import ReceivedRequest
+from .server import FakeBraze
 
 __all__ = ["FakeBraze", "Fault", "ReceivedRequest"]
