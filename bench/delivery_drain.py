@@ -219,7 +219,7 @@ def run_project(mapping_set, payloads: list[dict], workers: int) -> float:
 
 
 def run_baseline(url: str, payloads: list[dict]) -> float:
-    from mappings.services import braze
+    from mappings.delivery import braze
 
     started = time.perf_counter()
     for _, payload, _ in payloads:
@@ -267,7 +267,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from mappings.services.mapping import build_payload
+    from mappings.engine.mapping import build_payload
 
     call_command("migrate", verbosity=0)
     fake, url = start_fake()

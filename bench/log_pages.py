@@ -161,8 +161,8 @@ def _pages() -> list[tuple[str, str, str]]:
     """(name, log page URL, baseline admin URL) pairs measured side by side."""
     from django.utils import timezone
 
+    from mappings.log_pages.queries import Cursor
     from mappings.models import ApiClient, Delivery, Environment, MappingSet
-    from mappings.services.log_queries import Cursor
 
     prod = Environment.objects.get(name="bench-prod").pk
     bot = MappingSet.objects.get(slug="bench-bot-1").pk

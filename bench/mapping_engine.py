@@ -26,9 +26,10 @@ import phonenumbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mappings.services import codes
-from mappings.services.datetimes import DateParseError, iso_utc, parse_date, parse_datetime
-from mappings.services.mapping import MappingSpec, RowSpec, compile_mapping
+from mappings.engine import codes
+from mappings.engine.datetimes import DateParseError, iso_utc, parse_date, parse_datetime
+from mappings.engine.mapping import compile_mapping
+from mappings.engine.spec import MappingSpec, RowSpec
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"

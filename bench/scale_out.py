@@ -473,7 +473,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from mappings.services.mapping import build_payload
+    from mappings.engine.mapping import build_payload
 
     call_command("migrate", verbosity=0)
     fake, fake_url = drain.start_fake()

@@ -11,6 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
 
 application = get_wsgi_application()
 
-from mappings.services.worker import start_embedded_worker  # noqa: E402 - needs Django set up
+from mappings.delivery.worker import start_embedded_worker  # noqa: E402 - needs Django set up
 
 start_embedded_worker()

@@ -2,15 +2,16 @@
 
 - Saving an environment or its Braze key resumes deliveries parked on a credential problem.
 - Any configuration change empties this process's cache of ingest lookups
-  (mappings/services/config_lookups.py).
+  (mappings/api/config_lookups.py).
 """
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from mappings.api import config_lookups
+from mappings.delivery import outbox
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.config import config_changed
-from mappings.services import config_lookups, outbox
 
 CONFIG_MODELS = (ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet)
 

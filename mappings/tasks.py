@@ -6,10 +6,10 @@ then the broker is not the record of truth: the sweep finds any row a lost task 
 
 from celery import shared_task
 
-from mappings.services import worker
+from mappings.delivery import worker
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=worker.DRAIN_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_environment(environment_id: int) -> int:
     return worker.drain_environment(environment_id)
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from mappings.api import config_lookups, request_quota
 from mappings.fake_braze import FakeBraze
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
-from mappings.services import config_lookups, request_quota
 
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
 

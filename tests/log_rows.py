@@ -2,9 +2,9 @@
 
 from datetime import datetime
 
+from mappings.engine.mapping import build_payload
 from mappings.models import Delivery, DeliveryAttempt, MappingSet
 from mappings.models.audit import AttemptOutcome, DeliveryStatus
-from mappings.services.mapping import build_payload
 
 ANSWERS = {
     201: ('{"message": "success", "attributes_processed": 1}', AttemptOutcome.SUCCESS, ""),

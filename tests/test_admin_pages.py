@@ -180,9 +180,9 @@ def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
 
 
 def test_the_replay_action_queues_failed_deliveries_as_attempts_by_the_admin(admin, ingest, braze):
+    from mappings.delivery import worker
     from mappings.fake_braze import Fault
     from mappings.models import Delivery
-    from mappings.services import worker
 
     braze.add_fault(Fault(status=400, times=1))
     failed_id = ingest.post("support-bot", {"user": {"id": "u1", "profile": {

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from mappings.management import config_io
 from mappings.models import Delivery
-from mappings.services import config_io
 
 pytestmark = pytest.mark.django_db
 

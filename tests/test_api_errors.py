@@ -187,7 +187,7 @@ def test_an_unreachable_database_gets_503_with_retry_after(ingest, conversation,
     def unreachable(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("mappings.services.delivery.ingest", unreachable)
+    monkeypatch.setattr("mappings.ingest.conversations.ingest", unreachable)
 
     response = ingest.post("support-bot", conversation)
 

@@ -13,8 +13,8 @@ import pytest
 import redis
 from django.core.cache import caches
 
+from mappings.api import request_quota
 from mappings.models import ApiClient
-from mappings.services import request_quota
 from tests.redis_recording import RecordingConnection
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +240,7 @@ def test_requests_are_served_unthrottled_when_redis_is_down(
     monkeypatch.setattr(request_quota, "_last_warning", float("-inf"))
     settings.API_THROTTLE_RATE = "1/min"
 
-    with caplog.at_level(logging.WARNING, logger="mappings.services.request_quota"):
+    with caplog.at_level(logging.WARNING, logger="mappings.api.request_quota"):
         statuses = _statuses(ingest, 3)
         clock.at(30)
         statuses += _statuses(ingest, 1)
@@ -248,6 +248,6 @@ def test_requests_are_served_unthrottled_when_redis_is_down(
         statuses += _statuses(ingest, 1)
 
     assert statuses == [422] * 5  # served (422: the body misses required fields), never 429/500
-    warnings = [r for r in caplog.records if r.name == "mappings.services.request_quota"]
+    warnings = [r for r in caplog.records if r.name == "mappings.api.request_quota"]
     assert len(warnings) == 2  # once, then again only a minute later
     assert "ConnectionError" in warnings[0].getMessage()

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from mappings.services.batching import ARRAYS, Item, errors_by_key, pack
+from mappings.delivery.batching import ARRAYS, Item, errors_by_key, pack
 
 
 def _random_items(rng: random.Random, count: int) -> list[Item]:

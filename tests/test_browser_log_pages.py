@@ -5,8 +5,8 @@ import time
 import pytest
 from django.contrib.auth.models import Group
 
+from mappings.delivery import worker
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
-from mappings.services import worker
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
 from tests.test_browser_admin import browser  # noqa: F401 - the shared Chromium fixture

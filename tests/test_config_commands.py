@@ -6,8 +6,8 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
+from mappings.management import config_io
 from mappings.models import BrazeCredential, Environment, FieldMapping, MappingSet
-from mappings.services import config_io
 from tests.conftest import BRAZE_KEY
 
 pytestmark = pytest.mark.django_db

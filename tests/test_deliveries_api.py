@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 
+from mappings.delivery import worker
 from mappings.fake_braze import Fault
 from mappings.models import ApiClient, Delivery
-from mappings.services import worker
 from tests.conftest import conversation_for
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,9 @@ import pytest
 import redis
 
 from integration_admin.celery import app as celery_app
+from mappings.delivery import worker
+from mappings.delivery.hints import HintCoalescer
 from mappings.models import Delivery
-from mappings.services import worker
-from mappings.services.hints import HintCoalescer
 from tests.conftest import conversation_for
 
 INTERVAL = 0.0625  # 1/16 s: exact in binary, so the fake clock's sums are exact
@@ -184,7 +184,7 @@ def test_a_failing_publish_is_logged_and_later_hints_still_work(clock, caplog):
         published.append(key)
 
     coalescer = HintCoalescer(publish, lambda: INTERVAL, clock=clock, background=False)
-    with caplog.at_level(logging.WARNING, logger="mappings.services.hints"):
+    with caplog.at_level(logging.WARNING, logger="mappings.delivery.hints"):
         coalescer.hint(7)  # raises inside: must not reach the caller
         coalescer.hint(7)
     clock.advance(INTERVAL)
@@ -226,7 +226,7 @@ def test_a_failing_trailing_publish_does_not_stop_the_thread(caplog):
             raise ConnectionError("broker down")
 
     coalescer = HintCoalescer(publish, lambda: INTERVAL)
-    with caplog.at_level(logging.WARNING, logger="mappings.services.hints"):
+    with caplog.at_level(logging.WARNING, logger="mappings.delivery.hints"):
         coalescer.hint(7)
         coalescer.hint(7)
         _wait_for(lambda: len(published) == 2)  # the trailing one, which raised

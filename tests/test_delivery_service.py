@@ -3,10 +3,9 @@
 import pytest
 from django.contrib.auth.models import User
 
+from mappings.delivery import replays, worker
 from mappings.fake_braze import Fault
 from mappings.models import Delivery
-from mappings.services import delivery as delivery_service
-from mappings.services import worker
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +17,7 @@ def test_a_failed_delivery_replays_as_a_new_attempt_by_the_user(ingest, braze, c
     assert failed.status == "failed"
     operator = User.objects.create_user("operator")
 
-    attempt = delivery_service.replay(failed, triggered_by=operator)
+    attempt = replays.replay(failed, triggered_by=operator)
     worker.drain_all()
 
     failed.refresh_from_db()
@@ -34,8 +33,8 @@ def test_a_failed_delivery_replays_as_a_new_attempt_by_the_user(ingest, braze, c
 def test_a_delivered_delivery_cannot_be_replayed(ingest, braze, conversation):
     ingest.post("support-bot", conversation)
 
-    with pytest.raises(delivery_service.NotReplayable):
-        delivery_service.replay(Delivery.objects.get())
+    with pytest.raises(replays.NotReplayable):
+        replays.replay(Delivery.objects.get())
     assert len(braze.received) == 1
 
 

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from mappings.ingest import discovery
 from mappings.models import SeenPath
-from mappings.services import discovery
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from mappings.delivery import worker
 from mappings.models import Delivery, DeliveryAttempt, FieldMapping, MappingSet
 from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
-from mappings.services import worker
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mappings.services.mapping import (
+from mappings.engine.mapping import (
     InvalidMapping,
     MappingSpec,
     RowSpec,

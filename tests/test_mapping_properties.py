@@ -10,9 +10,10 @@ import jmespath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mappings.engine.mapping import build_payload, compile_mapping
+from mappings.engine.sources import compile_path
+from mappings.engine.spec import MappingSpec, RowSpec
 from mappings.fake_braze import rules
-from mappings.services.mapping import MappingSpec, RowSpec, build_payload, compile_mapping
-from mappings.services.sources import compile_path
 
 KEYS = ["a", "b", "name", "dob", "phone", "tags", "when", "n"]  # paths below hit these
 scalars = (

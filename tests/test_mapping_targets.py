@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mappings.services.mapping import MappingSpec, RowSpec, build_payload, validate_spec
+from mappings.engine.mapping import build_payload, validate_spec
+from mappings.engine.spec import MappingSpec, RowSpec
 
 NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from mappings.services.mapping import MappingSpec, RowSpec, build_payload, validate_spec
+from mappings.engine.mapping import build_payload, validate_spec
+from mappings.engine.spec import MappingSpec, RowSpec
 
 
 def mapped(value, *transforms, target="value_out", **row):

@@ -11,10 +11,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from mappings.delivery import dispatch, outbox, replays, worker
 from mappings.fake_braze import Fault
 from mappings.models import DeliveredAttributes, Delivery, DeliveryAttempt, DeliveryGate
-from mappings.services import delivery as delivery_service
-from mappings.services import dispatch, outbox, worker
 from tests.conftest import BRAZE_KEY, conversation_for
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +131,7 @@ def test_it_gives_up_as_dead_after_the_attempt_bound_and_replay_delivers(ingest,
     dead = Delivery.objects.get(pk=pk)
     assert dead.status == "dead"
     assert "Gave up" in dead.reason
-    delivery_service.replay(dead)
+    replays.replay(dead)
     _drain_until_settled()
     assert Delivery.objects.get(pk=pk).status == "delivered"
     assert _accepted_ids(braze) == ["u0"]
@@ -186,7 +185,7 @@ def test_a_bad_key_parks_the_environment_until_the_key_is_fixed(ingest, braze, e
     assert len(braze.received) == 1
     environment.credential.set_api_key(BRAZE_KEY)
     environment.credential.save()  # saving the key resumes the environment
-    delivery_service.replay(Delivery.objects.get(pk=first))
+    replays.replay(Delivery.objects.get(pk=first))
     _drain_until_settled()
     assert sorted(_accepted_ids(braze)) == ["a0", "b0"]
 

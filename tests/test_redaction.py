@@ -1,6 +1,6 @@
 """Masking helpers: sensitive attributes and source paths hidden, everything else untouched."""
 
-from mappings.services.redaction import (
+from mappings.log_pages.redaction import (
     MASK,
     Sensitivity,
     mask_braze_body,

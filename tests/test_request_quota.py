@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.cache import caches
 
-from mappings.services import request_quota
-from mappings.services.request_quota import (
+from mappings.api import request_quota
+from mappings.api.request_quota import (
     Rate,
     chunk_size,
     is_allowed,

@@ -5,7 +5,7 @@ import random
 import pytest
 from django.conf import settings
 
-from mappings.services.retry_policy import Backoff, gives_up, rate_limit_wait
+from mappings.delivery.retry_policy import Backoff, gives_up, rate_limit_wait
 
 NOW = 1_800_000_000.0
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from mappings.demo import DEMO_ROWS
+from mappings.management.demo import DEMO_ROWS
 from mappings.models import ApiClient, MappingSet
 from tests.conftest import BRAZE_KEY, IngestCaller
 

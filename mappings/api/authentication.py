@@ -2,7 +2,7 @@
 
 Tokens are looked up by their SHA-256 hash: the plaintext is never stored, and the lookup by a
 hash of a high-entropy token leaks nothing useful through timing. The lookup is kept for a few
-seconds per process (mappings/services/config_lookups.py): a revoked token stops working in
+seconds per process (mappings/api/config_lookups.py): a revoked token stops working in
 other web processes within ``API_CONFIG_CACHE_SECONDS``. A client with a signing secret
 must also sign each request (mappings/api/signing.py), checked before the body is parsed.
 """
@@ -13,10 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication
 
-from mappings.api import signing
+from mappings.api import config_lookups, signing
 from mappings.api.errors import ApiAuthenticationFailed
 from mappings.models import ApiClient
-from mappings.services import config_lookups
 
 # last_used_at is for people (is this token still in use?): a minute's precision is plenty, and
 # writing it on every request would cost a database round trip and a row update each time.

@@ -4,10 +4,10 @@ import json
 from typing import Any
 
 from mappings.api.errors import error_body
+from mappings.engine.mapping import MappingResult
+from mappings.ingest.conversations import IngestResult
 from mappings.models import Delivery, DeliveryAttempt
 from mappings.models.audit import OPEN_STATUSES, DeliveryStatus
-from mappings.services.delivery import IngestResult
-from mappings.services.mapping import MappingResult
 
 
 def _parsed_response(attempt: DeliveryAttempt) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Per-client rate limits, counted in the cache (Redis in production, see CACHE_URL).
 
 Each API client gets its own budget: its ``rate_limit`` field, or the API_THROTTLE_RATE setting,
-counted by an approximate sliding window (mappings/services/request_quota.py says how, and how
+counted by an approximate sliding window (mappings/api/request_quota.py says how, and how
 far it can be off). Over it, DRF answers 429 with ``Retry-After``. Requests without a valid
 client never get here: authentication answers 401 first.
 """
@@ -9,8 +9,8 @@ client never get here: authentication answers 401 first.
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from mappings.api import request_quota
 from mappings.models import ApiClient
-from mappings.services import request_quota
 
 
 class ApiClientRateThrottle(BaseThrottle):

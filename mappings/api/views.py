@@ -8,12 +8,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mappings.api import docs
+from mappings.api import config_lookups, docs, health
 from mappings.api.errors import ApiError
 from mappings.api.serializers import delivery_detail, ingest_response
+from mappings.engine import preview
+from mappings.ingest import conversations
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
-from mappings.services import config_lookups, delivery, health, preview
 
 # The X-Delivery-Mode and Idempotency-Key headers, read from request.META by their WSGI names:
 # request.headers would build a dict of every header on each ingest only to read these two.
@@ -37,8 +38,8 @@ def _mode(request: Request) -> str | None:
     """``?mode=sync|async`` or the ``X-Delivery-Mode`` header; none = the mapping set's mode."""
     # Present but empty (``?mode=``) is an error too, as the schema's enum says: not the default.
     mode = request.query_params.get("mode", request.META.get(_MODE_META))
-    if mode is not None and mode not in delivery.MODES:
-        raise ApiError(400, "invalid_mode", f"mode must be one of {', '.join(delivery.MODES)}")
+    if mode is not None and mode not in conversations.MODES:
+        raise ApiError(400, "invalid_mode", f"mode must be one of {', '.join(conversations.MODES)}")
     return mode
 
 
@@ -62,15 +63,15 @@ class IngestView(APIView):
         conversation = _conversation(request)
         key = _idempotency_key(request)
         try:
-            result = delivery.ingest(
+            result = conversations.ingest(
                 mapping_set, request.user, conversation, mode=_mode(request), idempotency_key=key
             )
-        except delivery.IdempotencyConflict as error:
+        except conversations.IdempotencyConflict as error:
             raise ApiError(409, "idempotency_conflict", str(error)) from error
         body, status = ingest_response(result)
         stored = key and result.delivery.status != DeliveryStatus.REJECTED
         if stored and result.stored_answer is None:
-            delivery.remember_answer(result.delivery, body, status)
+            conversations.remember_answer(result.delivery, body, status)
         headers = {"Idempotent-Replayed": "true"} if result.stored_answer else None
         return Response(body, status=status, headers=headers)
 

@@ -3,7 +3,7 @@
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from mappings.services.dashboard import Bucket, Series
+from mappings.log_pages.dashboard import Bucket, Series
 
 WIDTH, HEIGHT = 480, 90
 COLOURS = {"delivered": "#2e7d32", "failed": "#c62828", "open": "#9e9e9e"}

@@ -4,9 +4,9 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
+from mappings.log_pages import queries
 from mappings.models import ApiClient, Delivery, DeliveryAttempt, Environment, MappingSet
 from mappings.models.audit import AttemptOutcome, DeliveryStatus
-from mappings.services import log_queries
 
 _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -39,10 +39,10 @@ class DeliveryFilter(_LogFilter):
         fields: list[str] = []
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return log_queries.search_deliveries(queryset, value)
+        return queries.search_deliveries(queryset, value)
 
     def filter_http_status(self, queryset: QuerySet, name: str, value) -> QuerySet:
-        return log_queries.with_http_status(queryset, int(value))
+        return queries.with_http_status(queryset, int(value))
 
 
 class AttemptFilter(_LogFilter):
@@ -57,4 +57,4 @@ class AttemptFilter(_LogFilter):
         fields: list[str] = []
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return log_queries.search_attempts(queryset, value)
+        return queries.search_attempts(queryset, value)

@@ -4,10 +4,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mappings.log_pages import redaction
+from mappings.log_pages.redaction import Sensitivity
 from mappings.models import Delivery, DeliveryAttempt
 from mappings.models.audit import REPLAYABLE_STATUSES
-from mappings.services import redaction
-from mappings.services.redaction import Sensitivity
 
 
 def pretty(value: Any) -> str:

@@ -11,12 +11,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from mappings.log_pages import charts, export, presenters
+from mappings.delivery import replays
+from mappings.delivery.replays import NotReplayable
+from mappings.log_pages import charts, config_history, dashboard, export, presenters
 from mappings.log_pages.filters import AttemptFilter, DeliveryFilter
+from mappings.log_pages.queries import LogPage, keyset_page
 from mappings.models import Delivery, DeliveryAttempt
-from mappings.services import config_history, dashboard, replays
-from mappings.services.delivery import NotReplayable
-from mappings.services.log_queries import LogPage, keyset_page
 
 VIEW_LOG = "mappings.view_delivery"
 REPLAY = "mappings.replay_delivery"

@@ -11,24 +11,23 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from mappings import braze_endpoints, encryption
-from mappings.services import mapping, sources, targets
-from mappings.services.mapping import CompiledMapping, MappingSpec, RowSpec
+from mappings.engine import spec
+from mappings.engine.spec import MappingSpec, RowSpec
 
 # Sent when configuration is written without save() (queryset updates), which sends no post_save:
-# caches of configuration (mappings/services/config_lookups.py) listen to both.
+# caches of configuration (mappings/api/config_lookups.py) listen to both.
 config_changed = Signal()
 
 
 def source_path_validator(value: str) -> None:
     """A JMESPath path, like user.email or session.answers[2].value."""
-    try:
-        sources.compile_path(value)
-    except sources.SourceError as error:
-        raise ValidationError(str(error)) from error
+    problem = spec.path_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def transforms_validator(value) -> None:
-    problems = mapping.validate_transforms(value)
+    problems = spec.transform_problems(value)
     if problems:
         raise ValidationError([str(problem) for problem in problems])
 
@@ -175,18 +174,6 @@ class MappingSet(TimestampedModel):
         self.refresh_from_db(fields=["version"])
         config_changed.send(sender=MappingSet)
 
-    def clean(self) -> None:
-        """The identifier as the engine sees it (rows are checked by their own form)."""
-        spec = self.to_spec(rows=[])
-        errors: dict[str, list[str]] = {}
-        for problem in mapping.validate_spec(spec):
-            if problem.location.startswith("identifier.transforms"):
-                continue  # reported by the field's own validator
-            field = IDENTIFIER_FIELDS.get(problem.location, "__all__")
-            errors.setdefault(field, []).append(problem.message)
-        if errors:
-            raise ValidationError(errors)
-
     def touch(self) -> None:
         """Mark the set changed (its rows changed) so cached compiled mappings are not reused."""
         now = timezone.now()
@@ -206,15 +193,6 @@ class MappingSet(TimestampedModel):
             on_problem=self.on_problem,
         )
 
-    def compiled(self) -> CompiledMapping:
-        """The compiled mapping, cached per id, version and last change (not parsed per request).
-
-        ``updated_at`` is in the key too, so edits made outside the admin (the ORM, the shell)
-        that do not bump the version are still seen; row saves touch the set.
-        """
-        key = (self.pk, self.version, self.updated_at)
-        return mapping.cached_compile(key, self.to_spec)
-
 
 class FieldMapping(TimestampedModel):
     """One row: a value at a source path becomes a Braze attribute."""
@@ -223,7 +201,7 @@ class FieldMapping(TimestampedModel):
     position = models.PositiveIntegerField(default=0)
     source_type = models.CharField(
         max_length=10,
-        choices=[(kind, kind) for kind in sources.SOURCE_TYPES],
+        choices=[(kind, kind) for kind in spec.SOURCE_TYPES],
         default="path",
         help_text="path: JMESPath into the conversation; constant: this text; "
         "template: text with {path} placeholders",
@@ -250,7 +228,7 @@ class FieldMapping(TimestampedModel):
     )
     operation = models.CharField(
         max_length=10,
-        choices=[(op, op) for op in targets.OPERATIONS],
+        choices=[(op, op) for op in spec.OPERATIONS],
         default="set",
         help_text="For custom attributes: set, increment, add/remove (array items), merge "
         "(nested object)",
@@ -297,25 +275,6 @@ class FieldMapping(TimestampedModel):
             sensitive=self.is_sensitive,
             label=f"row {self.position}",
         )
-
-    def clean(self) -> None:
-        identifier = self.mapping_set.identifier_type if self.mapping_set_id else "external_id"
-        errors: dict[str, list[str]] = {}
-        for problem in mapping.validate_row(self.to_spec(), identifier):
-            errors.setdefault(ROW_FIELDS.get(problem.field, "__all__"), []).append(problem.message)
-        if errors:
-            raise ValidationError(errors)
-
-
-# Where the engine's identifier locations show in the mapping set form.
-IDENTIFIER_FIELDS = {
-    "identifier.source": "identifier_source_path",
-    "identifier.alias_label": "alias_label",
-    "identifier.type": "identifier_type",
-    "on_problem": "on_problem",
-}
-# Where the engine's row locations (rows[i].<part>) show in the row form.
-ROW_FIELDS = {"source": "source_path", "target": "target_attribute", "transforms": "transforms"}
 
 
 TOKEN_PREFIX = "bzb_"  # noqa: S105 - a public prefix that makes leaked tokens greppable

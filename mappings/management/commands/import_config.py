@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mappings.services import config_io
+from mappings.management import config_io
 
 
 class Command(BaseCommand):

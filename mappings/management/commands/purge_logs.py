@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mappings.services import retention
+from mappings.management import retention
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from mappings.services import worker
+from mappings.delivery import worker
 
 
 class Command(BaseCommand):

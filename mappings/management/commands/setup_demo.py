@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from mappings.demo import load_demo
+from mappings.management.demo import load_demo
 
 SAMPLE = Path(settings.BASE_DIR) / "examples" / "pypestream_conversation.json"
 

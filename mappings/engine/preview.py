@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mappings.services.mapping import CompiledMapping, MappingResult, MappingSpec, compile_mapping
+from mappings.engine.mapping import CompiledMapping, MappingResult, compile_mapping, compiled_for
+from mappings.engine.spec import MappingSpec
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def preview(
     mapping_set, conversation: Any, *, spec: MappingSpec | None = None, now: datetime | None = None
 ) -> Preview:
     """Map ``conversation`` with the saved mapping set, or with ``spec`` (edited, unsaved)."""
-    compiled: CompiledMapping = compile_mapping(spec) if spec else mapping_set.compiled()
+    compiled: CompiledMapping = compile_mapping(spec) if spec else compiled_for(mapping_set)
     version = None if spec else mapping_set.version
     return Preview(compiled.run(conversation, now=now), version)
 
@@ -58,7 +59,7 @@ def replay_edited(
     mapping_set, spec: MappingSpec, deliveries, *, now: datetime | None = None
 ) -> list[ReplayedChange]:
     """Each received conversation through the saved and the edited mapping, side by side."""
-    saved, edited = mapping_set.compiled(), compile_mapping(spec)
+    saved, edited = compiled_for(mapping_set), compile_mapping(spec)
     now = now or datetime.now(UTC)  # one clock for both, so default event times do not differ
     changes = []
     for delivery in deliveries:

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mappings.engine.mapping import lookup
 from mappings.models import FieldMapping
-from mappings.services.mapping import lookup
 
 MASK = "•••• masked"
 _MISSING = object()

@@ -2,7 +2,7 @@
 
 An accepted ingest is written, with its mapped Braze body, as one Delivery row (one INSERT, so
 one round trip) before any Braze call; the API answers only after that commit. From there the
-Delivery row is the record of truth (mappings/services/outbox.py); workers send it
+Delivery row is the record of truth (mappings/delivery/outbox.py); workers send it
 (dispatch.py), in batches for async mode, writing one attempt row per try just before the
 request. Sync mode sends it from the request itself within ``DELIVERY_SYNC_BUDGET_SECONDS``
 and answers ``queued`` when Braze cannot take it in time.
@@ -22,20 +22,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
+from mappings.delivery import dispatch, outbox, worker
+from mappings.engine.mapping import MappingResult, compiled_for
+from mappings.ingest import discovery
 from mappings.models import ApiClient, DeliveredAttributes, Delivery, DeliveryAttempt, MappingSet
-from mappings.models.audit import REPLAYABLE_STATUSES, DeliveryStatus
-from mappings.services import discovery, dispatch, outbox, worker
-from mappings.services.mapping import MappingResult
+from mappings.models.audit import DeliveryStatus
 
 MODES = ("sync", "async")
 _POLL_SECONDS = 0.02
-
-
-class NotReplayable(Exception):
-    """Only failed or dead deliveries can be replayed."""
 
 
 class IdempotencyConflict(Exception):
@@ -67,7 +64,7 @@ def ingest(
         earlier = _earlier(api_client, idempotency_key)
         if earlier is not None:
             return _repeat(earlier, fingerprint, mode)
-    mapping = mapping_set.compiled().run(conversation)
+    mapping = compiled_for(mapping_set).run(conversation)
     discovery.record(mapping_set, conversation)
     if not mapping.ok:
         return IngestResult(
@@ -228,32 +225,3 @@ def _deliver_within_budget(delivery: Delivery) -> None:
         if status not in (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT):
             return
         time.sleep(_POLL_SECONDS)
-
-
-def replay(delivery: Delivery, *, triggered_by=None) -> DeliveryAttempt:
-    """Queue a failed or dead delivery again, as a new attempt logged with the user.
-
-    The worker path sends it (the attempt row is written now and completed when sent).
-    """
-    with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        if delivery.status not in REPLAYABLE_STATUSES:
-            raise NotReplayable(f"A {delivery.status} delivery cannot be replayed")
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            attempt_number=delivery.attempt_count + 1,
-            environment_id=delivery.environment_id,
-            mapping_set_id=delivery.mapping_set_id,
-            url=delivery.environment.users_track_url,
-            request_body=dispatch.outgoing_payload(delivery),
-            triggered_by=triggered_by,
-        )
-        delivery.attempt_count += 1
-        delivery.status = DeliveryStatus.PENDING
-        delivery.reason = ""
-        delivery.next_attempt_at = timezone.now()
-        delivery.save(
-            update_fields=["attempt_count", "status", "reason", "next_attempt_at", "updated_at"]
-        )
-        worker.notify(delivery.environment_id)
-    return attempt

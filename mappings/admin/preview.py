@@ -9,8 +9,9 @@ the edited version to show what would change.
 import json
 from typing import Any
 
+from mappings.engine import preview
+from mappings.management import config_io
 from mappings.models import MappingSet
-from mappings.services import config_io, preview
 
 RECENT_SAMPLES = 10
 MAX_REPLAY = 200

@@ -20,43 +20,26 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from jmespath.exceptions import JMESPathError
 
-from mappings.services import sources, targets, transforms
-from mappings.services.sources import SourceError
-from mappings.services.targets import Target, TargetError
-from mappings.services.transforms import EMPTY, Step, TransformError
+from mappings.engine import sources, targets, transforms
+from mappings.engine import spec as spec_rules
+from mappings.engine.sources import SourceError
+from mappings.engine.spec import (
+    IDENTIFIER_TYPES,
+    POLICIES,
+    InvalidMapping,
+    MappingSpec,
+    RowSpec,
+    SpecProblem,
+)
+from mappings.engine.targets import Target, TargetError
+from mappings.engine.transforms import EMPTY, Step, TransformError
 
-IDENTIFIER_TYPES = ("external_id", "user_alias", "email", "phone")
-POLICIES = ("reject", "drop_field")
 SENSITIVE_MASK = "••••"
 _SHOWN_VALUE_CHARS = 100
-
-
-@dataclass(frozen=True)
-class RowSpec:
-    source_path: str  # the source text: a JMESPath path, a constant or a template
-    target: str
-    required: bool = False
-    source_type: str = "path"
-    transforms: tuple[Any, ...] = ()  # JSON configurations, see transforms.py
-    operation: str = "set"
-    sensitive: bool = False
-    label: str = ""  # how problems name the row ("row 3"); defaults to its index
-
-
-@dataclass(frozen=True)
-class MappingSpec:
-    identifier_path: str
-    rows: tuple[RowSpec, ...]
-    partner: str | None = None
-    identifier_type: str = "external_id"
-    identifier_transforms: tuple[Any, ...] = ()
-    alias_label: str = ""
-    on_problem: str = "reject"
-    max_array_length: int = targets.DEFAULT_MAX_ARRAY_LENGTH
 
 
 @dataclass(frozen=True)
@@ -99,27 +82,6 @@ class MappingResult:
         return [problem.source_path for problem in self.problems if problem.code == "missing"]
 
 
-@dataclass(frozen=True)
-class SpecProblem:
-    location: str  # like rows[2].transforms[0]
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
-
-    @property
-    def field(self) -> str:
-        """The part of a row or of the identifier at fault: source, target or transforms."""
-        tail = self.location.split(".", 1)[-1]
-        return tail.split("[", 1)[0].split(".", 1)[0]
-
-
-class InvalidMapping(ValueError):
-    def __init__(self, problems: list[SpecProblem]):
-        super().__init__("; ".join(str(problem) for problem in problems))
-        self.problems = problems
-
-
 # -- compiling ----------------------------------------------------------------------------------
 
 
@@ -157,16 +119,9 @@ def _folded(row: _Row) -> _Row:
 
 
 def _compile_steps(configs: tuple[Any, ...], where: str, errors: list[SpecProblem]) -> tuple:
-    if not isinstance(configs, list | tuple):
-        errors.append(SpecProblem(where, "must be a list of transforms"))
-        return ()
-    steps = []
-    for index, config in enumerate(configs):
-        problems = transforms.check(config)
-        errors.extend(SpecProblem(f"{where}[{index}]", message) for message in problems)
-        if not problems:
-            steps.append(transforms.build(config))
-    return tuple(steps)
+    problems = spec_rules.transform_problems(configs, where)
+    errors.extend(problems)
+    return () if problems else tuple(transforms.build(config) for config in configs)
 
 
 def _compile_row(
@@ -254,12 +209,6 @@ def validate_row(row: RowSpec, identifier_type: str = "external_id") -> list[Spe
     return [problem for problem in validate_spec(spec) if problem.location.startswith("rows[0]")]
 
 
-def validate_transforms(configs: Any) -> list[SpecProblem]:
-    errors: list[SpecProblem] = []
-    _compile_steps(configs, "transforms", errors)
-    return errors
-
-
 def compile_mapping(spec: MappingSpec) -> CompiledMapping:
     """Check and prepare ``spec`` once; raises ``InvalidMapping`` listing every problem."""
     errors: list[SpecProblem] = []
@@ -289,6 +238,26 @@ def cached_compile(key: Hashable, make_spec: Callable[[], MappingSpec]) -> Compi
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return compiled
+
+
+class CompilableMapping(Protocol):
+    """What a stored mapping set offers the cache (the model does; the engine never imports it)."""
+
+    pk: Any
+    version: int
+    updated_at: datetime
+
+    def to_spec(self) -> MappingSpec: ...
+
+
+def compiled_for(mapping_set: CompilableMapping) -> CompiledMapping:
+    """The compiled mapping of a stored mapping set, reused until it changes.
+
+    ``updated_at`` is in the key beside the version, so edits made outside the admin (the ORM,
+    the shell) that do not bump the version are still seen; row saves touch the set.
+    """
+    key = (mapping_set.pk, mapping_set.version, mapping_set.updated_at)
+    return cached_compile(key, mapping_set.to_spec)
 
 
 def build_payload(spec: MappingSpec, conversation: Any, *, now: datetime | None = None):

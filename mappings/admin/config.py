@@ -1,7 +1,7 @@
-"""Admin pages: configuration (editable, with history) and the audit log (read-only, masked)."""
+"""Configuration admins: environments, credentials, mapping sets and API clients, with history."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
@@ -10,32 +10,17 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from mappings import admin_preview, braze_endpoints
-from mappings.admin_widgets import DatalistInput, SecretInput, SuggestedInput, pretty_json
-from mappings.models import (
-    ApiClient,
-    BrazeCredential,
-    Delivery,
-    DeliveryAttempt,
-    Environment,
-    FieldMapping,
-    MappingSet,
+from mappings.admin import preview as admin_preview
+from mappings.admin.forms import (
+    ApiClientForm,
+    BrazeCredentialForm,
+    EnvironmentForm,
+    FieldMappingForm,
+    MappingSetForm,
 )
-from mappings.services import delivery as delivery_service
-from mappings.services import discovery, redaction
-
-
-class EnvironmentForm(forms.ModelForm):
-    rest_endpoint = forms.URLField(
-        label="Braze REST endpoint",
-        assume_scheme="https",
-        widget=DatalistInput(braze_endpoints.KNOWN_REST_ENDPOINTS, "braze-endpoints"),
-        help_text=Environment._meta.get_field("rest_endpoint").help_text,
-    )
-
-    class Meta:
-        model = Environment
-        fields = ["name", "rest_endpoint"]
+from mappings.admin.widgets import SuggestedInput
+from mappings.ingest import discovery
+from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 
 
 @admin.register(Environment)
@@ -49,31 +34,6 @@ class EnvironmentAdmin(SimpleHistoryAdmin):
     def api_key(self, environment: Environment) -> str:
         credential = getattr(environment, "credential", None)
         return credential.masked_key if credential else "(none: add a Braze credential)"
-
-
-class BrazeCredentialForm(forms.ModelForm):
-    api_key = forms.CharField(
-        label="REST API key",
-        required=False,
-        widget=SecretInput(),
-        help_text="Needs the users.track permission. Stored encrypted; only the last 4 "
-        "characters are ever shown again. Leave blank to keep the current key.",
-    )
-
-    class Meta:
-        model = BrazeCredential
-        fields = ["environment"]
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if not self.instance.pk and not data.get("api_key"):
-            self.add_error("api_key", "Enter the Braze REST API key")
-        return data
-
-    def save(self, commit: bool = True) -> BrazeCredential:
-        if self.cleaned_data.get("api_key"):
-            self.instance.set_api_key(self.cleaned_data["api_key"].strip())
-        return super().save(commit)
 
 
 @admin.register(BrazeCredential)
@@ -97,6 +57,7 @@ class BrazeCredentialAdmin(SimpleHistoryAdmin):
 
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
+    form = FieldMappingForm
     extra = 1
     fields = [
         "position", "source_type", "source_path", "transforms", "target_attribute", "operation",
@@ -114,6 +75,7 @@ class FieldMappingInline(admin.TabularInline):
 
 @admin.register(MappingSet)
 class MappingSetAdmin(SimpleHistoryAdmin):
+    form = MappingSetForm
     inlines = [FieldMappingInline]
     list_display = ["slug", "name", "environment", "is_active", "row_count", "ingest_url"]
     list_filter = ["is_active", "environment"]
@@ -193,12 +155,6 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         return format_html("<code>{}</code>", reverse("api:ingest", args=[mapping_set.slug]))
 
 
-class ApiClientForm(forms.ModelForm):
-    class Meta:
-        model = ApiClient
-        fields = ["name", "is_active", "expires_at", "rate_limit", "mapping_sets"]
-
-
 @admin.register(ApiClient)
 class ApiClientAdmin(SimpleHistoryAdmin):
     form = ApiClientForm
@@ -264,144 +220,3 @@ class ApiClientAdmin(SimpleHistoryAdmin):
         # Shown once: no browser or proxy may keep a copy.
         response["Cache-Control"] = "no-store"
         return response
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit rows are evidence: viewable by staff with view permission, never edited.
-
-    The log pages (/admin/logs/) are the fast, filtered view; these stay for raw inspection and
-    skip the full-table count Django's changelist would otherwise run for its total.
-    """
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class DeliveryAttemptInline(admin.TabularInline):
-    model = DeliveryAttempt
-    extra = 0
-    fields = [
-        "attempt_number", "created_at", "sent_at", "batch_size", "response_status", "outcome",
-        "ambiguous", "duration_ms", "link",
-    ]  # fmt: skip
-    readonly_fields = fields
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Details")
-    def link(self, attempt: DeliveryAttempt) -> str:
-        url = reverse("admin:mappings_deliveryattempt_change", args=[attempt.pk])
-        return format_html('<a href="{}">Request and response</a>', url)
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "mapping_set",
-        "environment",
-        "external_id",
-        "status",
-        "short_reason",
-    ]
-    list_filter = ["status", "environment", "mapping_set", "created_at"]
-    list_select_related = ["mapping_set", "environment"]
-    search_fields = ["external_id", "=id"]
-    date_hierarchy = "created_at"
-    inlines = [DeliveryAttemptInline]
-    actions = ["replay_selected"]
-    fields = [
-        "id", "log_page", "created_at", "mapping_set", "environment", "api_client", "external_id",
-        "status", "mapping_version", "reason", "attempt_count", "next_attempt_at",
-        "lease_expires_at", "skipped_attributes", "problems_pretty", "received_pretty",
-        "braze_pretty",
-    ]  # fmt: skip
-    readonly_fields = fields
-
-    def has_replay_permission(self, request) -> bool:
-        return request.user.has_perm("mappings.replay_delivery")
-
-    @admin.action(description="Replay selected failed or dead deliveries", permissions=["replay"])
-    def replay_selected(self, request, queryset) -> None:
-        replayed = skipped = 0
-        for delivery in queryset:
-            try:
-                delivery_service.replay(delivery, triggered_by=request.user)
-                replayed += 1
-            except delivery_service.NotReplayable:
-                skipped += 1
-        self.message_user(
-            request,
-            f"{replayed} queued for replay; {skipped} skipped (not failed or dead)",
-            messages.SUCCESS if replayed else messages.WARNING,
-        )
-
-    @admin.display(description="Reason")
-    def short_reason(self, delivery: Delivery) -> str:
-        return delivery.reason[:80]
-
-    @admin.display(description="Problems")
-    def problems_pretty(self, delivery: Delivery) -> str:
-        return pretty_json(delivery.problems)
-
-    @admin.display(description="Received conversation")
-    def received_pretty(self, delivery: Delivery) -> str:
-        sensitivity = redaction.sensitivity_for(delivery.mapping_set_id)
-        return pretty_json(redaction.mask_conversation(delivery.received_payload, sensitivity))
-
-    @admin.display(description="Mapped Braze body")
-    def braze_pretty(self, delivery: Delivery) -> str:
-        sensitivity = redaction.sensitivity_for(delivery.mapping_set_id)
-        return pretty_json(redaction.mask_braze_body(delivery.braze_payload, sensitivity))
-
-    @admin.display(description="Log page")
-    def log_page(self, delivery: Delivery) -> str:
-        url = reverse("logs:delivery", args=[delivery.pk])
-        return format_html('<a href="{}">Open in the request log (attempts, replay)</a>', url)
-
-
-@admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at", "environment", "mapping_set", "response_status", "outcome", "duration_ms",
-        "delivery_link",
-    ]  # fmt: skip
-    list_filter = [
-        "outcome", "ambiguous", "environment", "mapping_set", "response_status", "created_at",
-    ]  # fmt: skip
-    list_select_related = ["environment", "mapping_set"]
-    search_fields = ["delivery__external_id", "=delivery__id"]
-    date_hierarchy = "created_at"
-    fields = [
-        "created_at", "environment", "mapping_set", "delivery_link", "attempt_number", "url",
-        "sent_at", "batch_id", "batch_size", "ambiguous", "outcome", "response_status",
-        "duration_ms", "error", "request_pretty", "response_pretty",
-    ]  # fmt: skip
-    readonly_fields = fields
-
-    @admin.display(description="Delivery")
-    def delivery_link(self, attempt: DeliveryAttempt) -> str:
-        url = reverse("admin:mappings_delivery_change", args=[attempt.delivery_id])
-        return format_html('<a href="{}">{}</a>', url, attempt.delivery_id)
-
-    @admin.display(description="Request body sent")
-    def request_pretty(self, attempt: DeliveryAttempt) -> str:
-        sensitivity = redaction.sensitivity_for(attempt.mapping_set_id)
-        return pretty_json(redaction.mask_braze_body(attempt.request_body, sensitivity))
-
-    @admin.display(description="Braze response body")
-    def response_pretty(self, attempt: DeliveryAttempt) -> str:
-        sensitivity = redaction.sensitivity_for(attempt.mapping_set_id)
-        values = redaction.sensitive_values(attempt.request_body, sensitivity)
-        return pretty_json(redaction.mask_text(attempt.response_body, values))

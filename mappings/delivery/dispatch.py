@@ -29,6 +29,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mappings.delivery import attempt_rows, braze, outbox, rate_limit
+from mappings.delivery.batching import Batch, Item, errors_by_key, pack
+from mappings.delivery.retry_policy import Backoff, gives_up, rate_limit_wait
 from mappings.encryption import SecretDecryptionError
 from mappings.models import (
     BrazeCredential,
@@ -38,9 +41,6 @@ from mappings.models import (
     Environment,
 )
 from mappings.models.audit import AttemptOutcome, DeliveryStatus
-from mappings.services import attempt_rows, braze, outbox, rate_limit
-from mappings.services.batching import Batch, Item, errors_by_key, pack
-from mappings.services.retry_policy import Backoff, gives_up, rate_limit_wait
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db import transaction
 
+from mappings.engine import sources
 from mappings.models import MappingSet, SeenPath
-from mappings.services import sources
 
 MAX_PATHS = 300  # per conversation: a runaway document must not flood the table
 MAX_DEPTH = 10

@@ -15,8 +15,8 @@ from typing import Any
 
 import phonenumbers
 
-from mappings.services import codes
-from mappings.services.datetimes import ORDERS, DateParseError, iso_utc, parse_date, parse_datetime
+from mappings.engine import codes
+from mappings.engine.datetimes import ORDERS, DateParseError, iso_utc, parse_date, parse_datetime
 
 
 class _Empty:

@@ -16,9 +16,9 @@ from django.core.validators import validate_slug
 from django.db import transaction
 
 from mappings import braze_endpoints
+from mappings.engine import mapping
+from mappings.engine.spec import MappingSpec, RowSpec
 from mappings.models import Environment, FieldMapping, MappingSet
-from mappings.services import mapping
-from mappings.services.mapping import MappingSpec, RowSpec
 
 FORMAT = "braze-bridge-config/1"
 _SET_KEYS = {

@@ -26,8 +26,8 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from mappings.services import codes
-from mappings.services.transforms import EMPTY, TransformError
+from mappings.engine import codes
+from mappings.engine.transforms import EMPTY, TransformError
 
 MAX_STRING = 255
 MAX_NESTED_BYTES = 100 * 1024

@@ -4,7 +4,7 @@ Two engines run the same loop:
 - embedded (no broker, the default and the demo): a daemon thread inside each web process,
   woken by ``notify`` and by a timer every ``DELIVERY_SWEEP_INTERVAL_SECONDS``;
 - Celery on Redis (``CELERY_BROKER_URL`` set): ``notify`` enqueues a task per environment,
-  coalesced to one per ``DELIVERY_HINT_INTERVAL_SECONDS`` (mappings/services/hints.py), and
+  coalesced to one per ``DELIVERY_HINT_INTERVAL_SECONDS`` (mappings/delivery/hints.py), and
   Celery beat runs the sweep (mappings/tasks.py).
 Either way the hint is only a hint: the Delivery rows are the record of truth and the sweep
 re-enqueues whatever a lost hint, a flushed Redis or a killed worker left behind.
@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 
+from celery import signature
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from mappings.services import dispatch, outbox
-from mappings.services.hints import HintCoalescer
+from mappings.delivery import dispatch, outbox
+from mappings.delivery.hints import HintCoalescer
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,13 @@ class EmbeddedWorker:
 embedded = EmbeddedWorker()
 
 
-def _enqueue(environment_id: int) -> None:
-    from mappings import tasks
+# The task is named, not imported: mappings/tasks.py is the Celery entry point and imports this
+# module, so importing it back would close a circle.
+DRAIN_TASK = "mappings.tasks.deliver_environment"
 
-    tasks.deliver_environment.delay(environment_id)
+
+def _enqueue(environment_id: int) -> None:
+    signature(DRAIN_TASK, args=(environment_id,)).delay()
 
 
 # One per process: a publish costs the request a broker round trip and one drain task empties an

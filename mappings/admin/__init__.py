@@ -1,0 +1,9 @@
+"""The admin site's pages for this app.
+
+config.py: what admins edit (environments, credentials, mapping sets, clients), with history;
+audit.py: the raw delivery rows, read-only; forms.py: the checks input gets; preview.py: the
+mapping preview page; widgets.py: the form widgets they share. Importing the modules registers
+their admins.
+"""
+
+from mappings.admin import audit, config  # noqa: F401

@@ -1,0 +1,124 @@
+"""Admin forms: the checks a person's input gets before it is saved.
+
+The mapping set and row forms ask the mapping engine whether the configuration compiles, and
+show each problem at the field it belongs to; the models themselves stay plain data.
+"""
+
+from django import forms
+
+from mappings import braze_endpoints
+from mappings.admin.widgets import DatalistInput, SecretInput
+from mappings.engine import mapping
+from mappings.engine.spec import MappingSpec, RowSpec
+from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+
+# Where the engine's identifier locations show in the mapping set form.
+IDENTIFIER_FIELDS = {
+    "identifier.source": "identifier_source_path",
+    "identifier.alias_label": "alias_label",
+    "identifier.type": "identifier_type",
+    "on_problem": "on_problem",
+}
+# Where the engine's row locations (rows[i].<part>) show in the row form.
+ROW_FIELDS = {"source": "source_path", "target": "target_attribute", "transforms": "transforms"}
+
+
+class EnvironmentForm(forms.ModelForm):
+    rest_endpoint = forms.URLField(
+        label="Braze REST endpoint",
+        assume_scheme="https",
+        widget=DatalistInput(braze_endpoints.KNOWN_REST_ENDPOINTS, "braze-endpoints"),
+        help_text=Environment._meta.get_field("rest_endpoint").help_text,
+    )
+
+    class Meta:
+        model = Environment
+        fields = ["name", "rest_endpoint"]
+
+
+class BrazeCredentialForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label="REST API key",
+        required=False,
+        widget=SecretInput(),
+        help_text="Needs the users.track permission. Stored encrypted; only the last 4 "
+        "characters are ever shown again. Leave blank to keep the current key.",
+    )
+
+    class Meta:
+        model = BrazeCredential
+        fields = ["environment"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.instance.pk and not data.get("api_key"):
+            self.add_error("api_key", "Enter the Braze REST API key")
+        return data
+
+    def save(self, commit: bool = True) -> BrazeCredential:
+        if self.cleaned_data.get("api_key"):
+            self.instance.set_api_key(self.cleaned_data["api_key"].strip())
+        return super().save(commit)
+
+
+class ApiClientForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ["name", "is_active", "expires_at", "rate_limit", "mapping_sets"]
+
+
+class MappingSetForm(forms.ModelForm):
+    class Meta:
+        model = MappingSet
+        fields = [
+            "name", "slug", "environment", "is_active", "braze_partner", "identifier_type",
+            "identifier_source_path", "identifier_transforms", "alias_label", "on_problem",
+            "delivery_mode", "dedup_unchanged_attributes",
+        ]  # fmt: skip
+
+    def clean(self) -> dict:
+        """The identifier as the engine sees it (rows are checked by their own form)."""
+        data = super().clean()
+        spec = MappingSpec(
+            identifier_path=data.get("identifier_source_path") or "",
+            rows=(),
+            partner=data.get("braze_partner") or None,
+            identifier_type=data.get("identifier_type") or "",
+            alias_label=data.get("alias_label") or "",
+            on_problem=data.get("on_problem") or "",
+        )
+        for problem in mapping.validate_spec(spec):
+            if problem.location in IDENTIFIER_FIELDS:
+                self.add_error(IDENTIFIER_FIELDS[problem.location], problem.message)
+            elif not problem.location.startswith("identifier.transforms"):
+                self.add_error(None, problem.message)  # transforms: the field's own validator
+        return data
+
+
+class FieldMappingForm(forms.ModelForm):
+    class Meta:
+        model = FieldMapping
+        fields = [
+            "position", "source_type", "source_path", "transforms", "target_attribute",
+            "operation", "required", "is_sensitive",
+        ]  # fmt: skip
+
+    def clean(self) -> dict:
+        data = super().clean()
+        row = RowSpec(
+            source_path=data.get("source_path") or "",
+            target=data.get("target_attribute") or "",
+            required=bool(data.get("required")),
+            source_type=data.get("source_type") or "path",
+            transforms=tuple(data.get("transforms") or ()),
+            operation=data.get("operation") or "set",
+            sensitive=bool(data.get("is_sensitive")),
+        )
+        for problem in mapping.validate_row(row, self._identifier_type()):
+            self.add_error(ROW_FIELDS.get(problem.field), problem.message)
+        return data
+
+    def _identifier_type(self) -> str:
+        if self.instance.mapping_set_id:
+            return self.instance.mapping_set.identifier_type
+        return "external_id"
