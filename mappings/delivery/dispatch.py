@@ -86,7 +86,7 @@ class _Attempt:
 @dataclass
 class _Claim:
     token: uuid.UUID
-    deliveries: dict[Hashable, outbox.Held]
+    deliveries: dict[Hashable, outbox.LeasedDelivery]
     attempts: dict[Hashable, _Attempt]
     deadline: float | None  # time.monotonic() limit (sync mode)
     renewed_at: float = 0.0
@@ -132,7 +132,7 @@ def has_objects(payload: dict) -> bool:
 
 
 def send_claimed(
-    token: uuid.UUID, deliveries: list[outbox.Held], *, deadline: float | None = None
+    token: uuid.UUID, deliveries: list[outbox.LeasedDelivery], *, deadline: float | None = None
 ) -> None:
     """Send leased deliveries (all of one environment) to Braze, in order, in packed requests."""
     if not deliveries:
@@ -174,7 +174,7 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
             return
 
 
-def _prepare_attempts(deliveries: list[outbox.Held]) -> dict[Hashable, _Attempt]:
+def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable, _Attempt]:
     """What each delivery's try sends: a replay's unsent row, else a new try of its stored body.
 
     New tries get their row only when their request goes (``_stamp``): one INSERT with the stamp,
@@ -450,7 +450,9 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
     return until
 
 
-def _remember_attributes(environment_id: int, delivered: list[outbox.Held], claim: _Claim) -> None:
+def _remember_attributes(
+    environment_id: int, delivered: list[outbox.LeasedDelivery], claim: _Claim
+) -> None:
     """Keep the values just delivered, for mapping sets that skip unchanged attributes."""
     changes: dict[str, dict] = {}
     for delivery in delivered:

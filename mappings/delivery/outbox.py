@@ -32,7 +32,7 @@ INTERRUPTED = "Interrupted: the worker was lost mid-request (Braze may have appl
 
 
 @dataclass(slots=True)
-class Held:
+class LeasedDelivery:
     """What sending needs of one leased delivery: plain values, not a model instance (a claim
     holds hundreds; building Delivery objects with their JSON fields was most of its cost)."""
 
@@ -45,7 +45,7 @@ class Held:
     dedup_attributes: bool
 
 
-HELD_FIELDS = (
+LEASED_FIELDS = (
     "pk",
     "created_at",
     "environment_id",
@@ -229,22 +229,24 @@ def _lease_fields(token: uuid.UUID, now: datetime) -> dict:
     }
 
 
-def _claim(candidates: QuerySet[Delivery], limit: int, token: uuid.UUID, now) -> list[Held]:
+def _claim(
+    candidates: QuerySet[Delivery], limit: int, token: uuid.UUID, now
+) -> list[LeasedDelivery]:
     ordered = candidates.order_by("next_attempt_at", "created_at")
     if connection.features.has_select_for_update_skip_locked:
         # The locking SELECT reads what sending needs, so the claim costs one SELECT and one
         # UPDATE (no second read of the rows just leased).
         with transaction.atomic():
             rows = list(
-                ordered.select_for_update(skip_locked=True, of=("self",)).values_list(*HELD_FIELDS)[
-                    :limit
-                ]
+                ordered.select_for_update(skip_locked=True, of=("self",)).values_list(
+                    *LEASED_FIELDS
+                )[:limit]
             )
             if rows:
                 Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
                     **_lease_fields(token, now)
                 )
-        return sorted((Held(*row) for row in rows), key=lambda held: held.created_at)
+        return sorted((LeasedDelivery(*row) for row in rows), key=lambda held: held.created_at)
     ids = list(ordered.values_list("pk", flat=True)[:limit])
     # Compare-and-set: the UPDATE repeats the claimable condition, so a row another worker
     # took between our SELECT and this UPDATE is left alone.
@@ -253,7 +255,7 @@ def _claim(candidates: QuerySet[Delivery], limit: int, token: uuid.UUID, now) ->
     return held(token)
 
 
-def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[Held]]:
+def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[LeasedDelivery]]:
     """Lease up to ``limit`` due deliveries of one environment, oldest first."""
     token, now = uuid.uuid4(), timezone.now()
     return token, _claim(claimable(now).filter(environment_id=environment_id), limit, token, now)
@@ -265,14 +267,14 @@ def claim_one(delivery: Delivery) -> uuid.UUID | None:
     return token if _claim(claimable(now).filter(pk=delivery.pk), 1, token, now) else None
 
 
-def held(token: uuid.UUID) -> list[Held]:
+def held(token: uuid.UUID) -> list[LeasedDelivery]:
     """The deliveries this lease still holds, oldest first."""
     rows = (
         Delivery.objects.filter(lease_token=token, status=DeliveryStatus.IN_FLIGHT)
         .order_by("created_at")
-        .values_list(*HELD_FIELDS)
+        .values_list(*LEASED_FIELDS)
     )
-    return [Held(*row) for row in rows]
+    return [LeasedDelivery(*row) for row in rows]
 
 
 def renew(token: uuid.UUID) -> None:
