@@ -1,9 +1,13 @@
 """Fuzzing the public API: random and hostile JSON never gets a 5xx (S6, S12).
 
 Hypothesis drives random, deeply nested JSON, huge strings, unicode (lone surrogates included),
-nulls, non-finite numbers and wrong types through the ingest endpoint. Schemathesis then runs
-against the live schema of a running server, checking every answer against the schema.
-Example counts are bounded so each database pass stays well under a minute.
+nulls, non-finite numbers, wrong types and objects shaped like Braze operations through the
+ingest endpoint (the in-process test client; the Braze call is real HTTP to the fake Braze).
+A 502 fails the test: Braze refused a value our checks let through. Each answer must also match
+what was stored: nothing for a body refused unread (400, 413), one Delivery row in the state it
+names otherwise. Schemathesis then runs against the live schema of a running server, checking
+every answer against the schema: about 30 s here, in the SQLite pass only (see
+sqlite_pass_only); the Hypothesis tests take a few seconds in each pass.
 """
 
 import json
@@ -12,10 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from django.db import connection
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from mappings.models import ApiClient, Delivery, FieldMapping, MappingSet
+from mappings.management.demo import load_demo
+from mappings.models import Delivery
+from tests.conftest import BRAZE_KEY
 
 FUZZ_SETTINGS = settings(
     max_examples=60,
@@ -33,14 +40,31 @@ scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
     | any_text
 )  # fmt: skip
+# Keys that mean something to Braze inside a value (operations, a nested time, a flag): a
+# conversation may carry them by chance, and the engine must not pass them on as plain data.
+braze_words = st.sampled_from(
+    ["inc", "add", "remove", "$add", "$remove", "$update", "$time", "_merge_objects"]
+)
 json_values = st.recursive(
     scalars,
     lambda children: (
-        st.lists(children, max_size=6) | st.dictionaries(any_text, children, max_size=6)
+        st.lists(children, max_size=6)
+        | st.dictionaries(any_text | braze_words, children, max_size=6)
     ),
     max_leaves=40,
 )
 deep = st.integers(min_value=1, max_value=3_000).map(lambda n: "[" * n + "]" * n)
+# Values the mapping accepts, so that a share of the conversations reaches the fake Braze and
+# its checks: a value the engine passed and Braze refused is then a failure (a 502).
+user_ids = st.integers() | st.text(min_size=1, max_size=40)
+names = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+# An answer shaped like a Braze operation ({"inc": ...}, {"add": ...}) or a nested time.
+operation_like = st.dictionaries(
+    braze_words, scalars | st.lists(scalars, max_size=3), min_size=1, max_size=2
+)
+answers = st.fixed_dictionaries(
+    {}, optional={"city": names | json_values, "plan": operation_like | json_values}
+)
 
 
 def _conversation_shaped(user_id, email, first_name, answers) -> dict:
@@ -51,7 +75,16 @@ def _conversation_shaped(user_id, email, first_name, answers) -> dict:
 
 
 conversations = st.builds(
-    _conversation_shaped, json_values | huge_text, json_values, json_values | huge_text, json_values
+    _conversation_shaped,
+    user_ids | json_values | huge_text,
+    st.emails() | json_values,
+    names | json_values | huge_text,
+    answers | json_values,
+)
+# A user the mapping accepts, with random and operation-shaped answers: each one either is
+# refused by the engine (422) or reaches Braze, which must then accept it.
+conversations_of_a_valid_user = st.builds(
+    _conversation_shaped, user_ids, st.emails(), names.filter(str.strip), answers
 )
 raw_bodies = (
     json_values.map(lambda v: json.dumps(v))
@@ -63,37 +96,122 @@ raw_bodies = (
 )  # fmt: skip
 
 
-def _assert_answer_is_not_a_server_error(response) -> None:
-    assert response.status_code < 500 or response.status_code == 502, response.content[:500]
+# A known engine bug, kept out of the fuzz runs (a run finds it or not by chance) while the
+# strict xfail test_an_answer_shaped_like_a_braze_operation_is_refused_by_the_engine shows it:
+# once the engine is fixed that test fails (XPASS); then remove its mark and this carve-out.
+SIMPLE_OPERATIONS = frozenset({"add", "remove"})
+
+
+def _is_the_known_operation_bug(sent: dict) -> bool:
+    """A custom value sent as an object Braze reads as an operation with a bad argument:
+    ``{"inc": <not an integer>}`` or ``{"add"/"remove": <not a list>}``."""
+    value = (sent.get("attributes") or [{}])[0].get("plan_interest")
+    if not isinstance(value, dict) or not value:
+        return False
+    if set(value) == {"inc"}:
+        return isinstance(value["inc"], bool) or not isinstance(value["inc"], int)
+    return set(value) <= SIMPLE_OPERATIONS and not all(isinstance(v, list) for v in value.values())
+
+
+def _assert_answered_without_a_server_error(response) -> None:
+    """Under 500, in the error shape when it fails. A 502 means Braze refused a value our checks
+    let through (the key and the fake Braze are healthy here): an engine bug, shown in full."""
+    if response.status_code == 502:
+        body = response.json()
+        if _is_the_known_operation_bug(body.get("sent") or {}):
+            reject()  # see SIMPLE_OPERATIONS
+        pytest.fail(
+            "Braze refused what the engine let through:\n"
+            f"sent: {json.dumps(body.get('sent'))[:2000]}\nbraze: {body.get('braze')}"
+        )
+    assert response.status_code < 500, response.content[:500]
     body = response.json()
     assert isinstance(body["success"], bool)
     if not body["success"]:
         assert isinstance(body["error"]["code"], str)
 
 
+STORED_AS = {200: "delivered", 422: "rejected"}
+
+
+def _assert_stored_as_answered(response, rows_before: int) -> None:
+    """A body refused before mapping (400, 413) leaves no Delivery row; a mapped one leaves
+    exactly one, in the state its answer names."""
+    added = Delivery.objects.count() - rows_before
+    if response.status_code in (400, 413):
+        assert added == 0, response.content[:500]
+        return
+    assert added == 1, response.content[:500]
+    delivery = Delivery.objects.get(pk=response.json()["delivery_id"])
+    assert delivery.status == STORED_AS[response.status_code], response.content[:500]
+
+
+def _post_and_check(ingest, body) -> None:
+    """Posts one body; it must be delivered (200), refused unread (400, 413) or rejected by the
+    mapping (422), and stored as answered."""
+    rows_before = Delivery.objects.count()
+
+    response = ingest.post("support-bot", body)
+
+    _assert_answered_without_a_server_error(response)
+    assert response.status_code in STORED_AS.keys() | {400, 413}, response.content[:500]
+    _assert_stored_as_answered(response, rows_before)
+
+
+@pytest.fixture
+def unthrottled(settings) -> None:
+    """A fuzz run sends more requests than a client's default rate allows: it is not the
+    throttle being tested (test_api_throttling.py is)."""
+    settings.API_THROTTLE_RATE = "100000/min"
+
+
 @pytest.mark.django_db
 @FUZZ_SETTINGS
 @given(body=raw_bodies)
-def test_random_and_hostile_bodies_never_get_a_server_error(ingest, braze, body):
-    response = ingest.post("support-bot", body)
-
-    _assert_answer_is_not_a_server_error(response)
-    if response.status_code in (400, 413):
-        assert not Delivery.objects.filter(received_payload__isnull=True).exists()
+def test_random_and_hostile_bodies_never_get_a_server_error(ingest, braze, unthrottled, body):
+    _post_and_check(ingest, body)
 
 
 @pytest.mark.django_db
 @FUZZ_SETTINGS
 @given(conversation=conversations)
-def test_random_values_in_a_conversation_are_delivered_refused_or_rejected(
-    ingest, braze, conversation
+def test_random_values_in_a_conversation_are_delivered_or_rejected_never_refused_by_braze(
+    ingest, braze, unthrottled, conversation
 ):
-    raw = json.dumps(conversation, ensure_ascii=True)
+    _post_and_check(ingest, json.dumps(conversation, ensure_ascii=True))
 
-    response = ingest.post("support-bot", raw)
 
-    _assert_answer_is_not_a_server_error(response)
-    assert response.status_code in (200, 400, 413, 422, 502)
+@pytest.mark.django_db
+@settings(FUZZ_SETTINGS, max_examples=150)
+@given(conversation=conversations_of_a_valid_user)
+def test_answers_the_engine_lets_through_are_accepted_by_braze(
+    ingest, braze, unthrottled, conversation
+):
+    _post_and_check(ingest, json.dumps(conversation, ensure_ascii=True))
+
+
+VALID_USER = {"id": "u-1", "profile": {"email": "zoe@example.com", "first_name": "Zoë"}}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="engine bug: a custom attribute's value shaped like a Braze operation with a bad "
+    "argument passes the nested-object check; Braze reads it as the operation and refuses the "
+    "record (400, our 502)",
+)
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "plan",
+    [{"inc": True}, {"inc": "2"}, {"add": True}, {"remove": "vip"}, {"add": [1], "remove": 2}],
+)
+def test_an_answer_shaped_like_a_braze_operation_is_refused_by_the_engine(ingest, braze, plan):
+    response = ingest.post("support-bot", {"user": VALID_USER, "answers": {"plan": plan}})
+
+    assert response.status_code == 422, response.content[:1000]
+    problems = response.json()["error"]["details"]["problems"]
+    assert [problem["source_path"] for problem in problems] == ["answers.plan"]
+    assert braze.received == []
 
 
 CHECKS = ",".join(
@@ -110,32 +228,32 @@ CHECKS = ",".join(
 
 
 @pytest.fixture
-def demo_mapping_set(environment) -> MappingSet:
-    """The mapping set the schema's examples name, so the examples phase delivers for real."""
-    mapping_set = MappingSet.objects.create(
-        slug="pypestream-demo", name="Demo", environment=environment,
-        identifier_source_path="user.id",
-    )  # fmt: skip
-    FieldMapping.objects.create(
-        mapping_set=mapping_set, source_path="user.email", target_attribute="email", required=True
-    )
-    FieldMapping.objects.create(
-        mapping_set=mapping_set, source_path="user.first_name", target_attribute="first_name"
-    )
-    return mapping_set
+def sqlite_pass_only() -> None:
+    """Schemathesis checks that every answer matches the schema, which does not depend on the
+    database: it runs in the SQLite pass only. The Hypothesis tests above post hostile bodies in
+    both passes, so what only PostgreSQL would refuse to store is still fuzzed there."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the API contract does not depend on the database: checked in the SQLite pass")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_no_server_error_or_schema_violation_on_the_live_api(
-    live_server, api_token, demo_mapping_set, braze, settings, tmp_path
+    sqlite_pass_only, live_server, braze, settings, tmp_path
 ):
     settings.API_THROTTLE_RATE = "100000/min"  # the run itself must not be throttled
-    ApiClient.objects.get().mapping_sets.add(demo_mapping_set)
+    # No worker runs here, so the schema example's user, once sent in async mode, stays open and
+    # every later sync ingest of that user waits out the whole budget and answers 202 "queued"
+    # (the right answer). A 1 s budget gives the same answers as 3 s, waiting less.
+    settings.DELIVERY_SYNC_BUDGET_SECONDS = 1.0
+    # The demo configuration: the schema's examples are its conversation, so they deliver.
+    api_token = load_demo(braze.url, BRAZE_KEY).api_token
 
+    # 50 cases per operation in the fuzzing phase: the Hypothesis tests fuzz the ingest body far
+    # harder, in-process and faster.
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "st"), "run", f"{live_server.url}/api/schema/",
-            "--checks", CHECKS, "--max-examples", "100", "--workers", "1",
+            "--checks", CHECKS, "--max-examples", "50", "--workers", "1",
             "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
             "--request-timeout", "20", "--header", f"Authorization: Bearer {api_token}",
             "--report-dir", str(tmp_path), "--no-shrink",
