@@ -1,4 +1,5 @@
-"""Content negotiation through HTTP: remembered answers must be the ones DRF would give."""
+"""Content negotiation through the in-process test client (the whole request stack, no socket):
+remembered answers must be the ones DRF would give."""
 
 import json
 

@@ -1,8 +1,10 @@
 """Per-client throttling (S7): over its quota a client gets 429 with Retry-After.
 
-Run over HTTP on both counter stores: the cache API (locmem) and real Redis (one pipelined round
-trip per request, or per reserved chunk for a busy client). The quota's clock is a fake one, so
-window edges are crossed exactly and fast.
+Requests go through the ingest endpoint with the in-process test client (the whole request
+stack, no socket; their bodies miss required fields: 422, no Braze call), on both counter
+stores: the cache API (locmem) and real Redis (one pipelined round trip per request, or per
+reserved chunk for a busy client). The quota's clock is a fake one, so window edges are
+crossed exactly and fast.
 """
 
 import logging

@@ -1,4 +1,5 @@
-"""The ingest endpoint, end to end over real HTTP to the fake Braze."""
+"""The ingest endpoint end to end: requests through the in-process test client (Django's and
+DRF's whole request stack, no socket); the Braze call is real HTTP to the fake Braze."""
 
 import pytest
 

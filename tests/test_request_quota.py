@@ -1,5 +1,5 @@
 """The sliding-window counter behind the API throttle: its math with exact numbers, and ``take``
-counting in the cache (locmem, and real Redis where it says so; over HTTP in
+counting in the cache (locmem, and real Redis where it says so; through the ingest endpoint in
 test_api_throttling.py), one by one for low rates and in reserved chunks for high ones."""
 
 import os
