@@ -3,6 +3,7 @@
 The worker runs in the test's thread (``worker.drain_all``), against the fake Braze over HTTP.
 """
 
+import re
 import time
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mappings.delivery import dispatch, outbox, replays, worker
+from mappings.delivery import attempt_rows, dispatch, outbox, replays, worker
 from mappings.fake_braze import Fault
 from mappings.models import DeliveredAttributes, Delivery, DeliveryAttempt, DeliveryGate
 from tests.conftest import BRAZE_KEY, conversation_for
@@ -321,7 +322,8 @@ def test_a_worker_that_lost_its_lease_sends_nothing_and_writes_nothing(ingest, b
 
 
 def test_add_writes_the_same_row_as_save(mapping_set):
-    """outbox.add, the ingest's prebuilt INSERT, stores every field as Model.save() would."""
+    """outbox.add, the ingest's own INSERT, stores every field as Model.save() would, and hands
+    back an instance that saves as an update."""
     values = {
         "mapping_set": mapping_set,
         "environment": mapping_set.environment,
@@ -335,8 +337,7 @@ def test_add_writes_the_same_row_as_save(mapping_set):
         "request_fingerprint": "f" * 64,
         "next_attempt_at": timezone.now(),
     }
-    added = Delivery(**values)
-    outbox.add(added)
+    added = outbox.add(Delivery(**values))
     saved = Delivery(**{**values, "idempotency_key": "key-2"})
     saved.save()
 
@@ -350,7 +351,9 @@ def test_add_writes_the_same_row_as_save(mapping_set):
         assert abs(from_add.pop(timestamp) - from_save.pop(timestamp)) < timedelta(seconds=5)
     assert from_add == from_save
     assert from_add["status"] == "pending" and from_add["attempt_count"] == 0
-    assert not added._state.adding  # a saved instance from here on
+    added.reason = "changed"
+    added.save()  # an UPDATE: an instance still marked as new would INSERT its key again
+    assert Delivery.objects.get(pk=added.pk).reason == "changed"
 
 
 def _new_delivery(mapping_set, external_id: str, received_payload: dict | None = None):
@@ -383,9 +386,8 @@ def test_add_sends_the_values_apart_from_the_statement_on_postgresql(mapping_set
 
 @pytest.mark.django_db(transaction=True)
 def test_add_keeps_working_across_a_reconnect_and_inside_a_rolled_back_transaction(mapping_set):
-    """The INSERT's cursor is kept per thread and connection: a closed connection (CONN_MAX_AGE,
-    a failed health check) gets a new one, and a kept cursor writes inside the caller's
-    transaction, so a rollback takes its row back."""
+    """A closed connection (CONN_MAX_AGE, a failed health check) is replaced, and the INSERT
+    writes inside the caller's transaction, so a rollback takes its row back."""
     outbox.add(_new_delivery(mapping_set, "before"))
     connection.close()
     outbox.add(_new_delivery(mapping_set, "after-reconnect"))
@@ -396,3 +398,18 @@ def test_add_keeps_working_across_a_reconnect_and_inside_a_rolled_back_transacti
 
     stored = set(Delivery.objects.values_list("external_id", flat=True))
     assert stored == {"before", "after-reconnect", "last"}
+
+
+def test_the_attempt_copy_names_the_tables_and_columns_the_models_have():
+    """attempt_rows writes its INSERT ... SELECT by name: a renamed column must fail here."""
+    sql = attempt_rows.INSERT_SENT_SQL
+    into, selected = sql.split("SELECT", 1)
+    selected, where = selected.split("WHERE", 1)
+    where = where.split("RETURNING", 1)[0]
+    assert f'INSERT INTO "{DeliveryAttempt._meta.db_table}"' in into
+    assert f'FROM "{Delivery._meta.db_table}"' in selected
+    for model, part in ((DeliveryAttempt, into), (Delivery, selected + where)):
+        names = re.findall(r'"(\w+)"', part.split("(", 1)[-1] if model is DeliveryAttempt else part)
+        names = [name for name in names if name != model._meta.db_table]
+        columns = {field.column for field in model._meta.concrete_fields}
+        assert names and set(names) <= columns, set(names) - columns

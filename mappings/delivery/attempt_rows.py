@@ -1,11 +1,10 @@
 """Attempt rows written in bulk, copied from their deliveries' stored rows.
 
-A worker writes the attempt rows of a request just before sending it (dispatch.py). Built as
-model instances, ``bulk_create`` of a request's 75 rows cost the worker more CPU than the rest
-of sending it: every field of every row prepared and quoted, and each Braze body shipped back
-to the database that already holds it. Here one ``INSERT ... SELECT`` copies what the delivery
-rows hold (id, attempt number, environment, mapping set, body); only the values the whole
-request shares are parameters. Standard SQL with ``RETURNING``: PostgreSQL and SQLite 3.35+.
+A worker writes the attempt rows of a request just before sending it (dispatch.py). Model
+instances and ``bulk_create`` would prepare every field of every row and ship each Braze body
+back to the database that already holds it; one ``INSERT ... SELECT`` copies what the delivery
+rows hold (id, attempt number, environment, mapping set, body) instead, and only the values the
+whole request shares are parameters. Standard SQL with ``RETURNING``: PostgreSQL and SQLite 3.35+.
 """
 
 import uuid
@@ -17,15 +16,22 @@ from django.db import connection
 from mappings.models import Delivery, DeliveryAttempt
 from mappings.models.audit import AttemptOutcome
 
-# Filled per row from the delivery (SELECT list below, same order).
-_FROM_DELIVERY = {
-    "delivery_id": "id",
-    "attempt_number": "attempt_count",
-    "environment_id": "environment_id",
-    "mapping_set_id": "mapping_set_id",
-    "request_body": "braze_payload",
-}
-# The same for every row of the request (parameters, in this order).
+# Each delivery's row is copied from what the delivery holds; the values the whole request shares
+# are parameters, in the order of ``_SHARED``. The names are the tables' own (migrations 0007 and
+# later); tests/test_outbox_delivery.py checks them against the models, so a renamed column fails
+# a test rather than a worker.
+INSERT_SENT_SQL = """
+INSERT INTO "mappings_deliveryattempt" (
+    "delivery_id", "attempt_number", "environment_id", "mapping_set_id", "request_body",
+    "created_at", "sent_at", "url", "batch_id", "batch_size", "outcome", "response_body",
+    "error", "ambiguous"
+)
+SELECT "id", "attempt_count", "environment_id", "mapping_set_id", "braze_payload",
+    %s, %s, %s, %s, %s, %s, %s, %s, %s
+FROM "mappings_delivery"
+WHERE "lease_token" = %s AND "id" IN ({ids})
+RETURNING "id", "delivery_id"
+"""
 _SHARED = (
     "created_at",
     "sent_at",
@@ -55,19 +61,6 @@ def insert_sent(
     """
     if not delivery_ids:
         return {}
-    quote = connection.ops.quote_name
-    columns = [*_FROM_DELIVERY, *_SHARED]
-    selected = [quote(column) for column in _FROM_DELIVERY.values()]
-    # Only our own table and column names are formatted in; every value is a parameter.
-    sql = (
-        f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(column) for column in columns)}) "
-        f"SELECT {', '.join(selected + ['%s'] * len(_SHARED))} "
-        f"FROM {quote(Delivery._meta.db_table)} "
-        f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(delivery_ids))}) "
-        f"AND {quote('lease_token')} = %s "
-        f"RETURNING {quote('id')}, {quote('delivery_id')}"
-    )
     shared = {
         "created_at": sent_at,
         "sent_at": sent_at,
@@ -80,8 +73,10 @@ def insert_sent(
         "ambiguous": False,
     }
     params = [_prepared(DeliveryAttempt, name, shared[name]) for name in _SHARED]
-    params += [_prepared(Delivery, "id", pk) for pk in delivery_ids]
     params.append(_prepared(Delivery, "lease_token", lease_token))
+    params += [_prepared(Delivery, "id", pk) for pk in delivery_ids]
+    # Only placeholders are formatted in: one per delivery id, each bound as a parameter.
+    sql = INSERT_SENT_SQL.format(ids=", ".join(["%s"] * len(delivery_ids)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -8,22 +8,21 @@ one token, and every later write filters on that token, so a worker whose lease 
 cannot overwrite the new owner's outcome.
 
 Order per user: a delivery is claimable only when no older delivery of the same user in the same
-environment is still open, so one user's updates reach Braze in the order they arrived (R13).
+environment is still open, so one user's updates reach Braze in the order they arrived (a later
+update sent first would be overwritten by the earlier one).
 """
 
-import functools
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from mappings.delivery import delivery_insert
 from mappings.models import Delivery, DeliveryAttempt, DeliveryGate
 from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
 
@@ -56,151 +55,10 @@ LEASED_FIELDS = (
 )
 
 
-def add(delivery: Delivery) -> None:
-    """Write a new Delivery row: one INSERT, in the caller's transaction or its own.
-
-    Every ingest writes one, so the statement is built once per process, where ``save()`` built
-    it anew each time. Values are prepared as ``save()`` prepares them (each field's
-    ``pre_save`` for the timestamps, its database preparation), except where that preparation
-    is known to return the value as it is (see ``_Column``). No signal is sent (nothing listens
-    to Delivery's).
-    """
-    # The real connection, looked up once: every attribute read through the ``connection``
-    # proxy is a thread-local lookup, and Django's per-field preparation reads it several times.
-    db = connections[DEFAULT_DB_ALIAS]
-    params = [
-        column.prepared(
-            db,
-            column.field.pre_save(delivery, True)
-            if column.stamped
-            else getattr(delivery, column.attname),
-        )
-        for column in _columns(db.vendor)
-    ]
-    _execute_insert(db, params)
-    delivery._state.adding = False
-    delivery._state.db = db.alias
-
-
-def _execute_insert(db, params: list[Any]) -> None:
-    """Run the INSERT. On PostgreSQL, with a cursor that binds values server-side: psycopg sends
-    the row's values beside the statement, where Django's default cursor quotes each one into
-    the statement's text, which costs the web process more CPU per INSERT. Only here:
-    server-side binding for every query would cap a statement at 65,535 values, and Django's
-    bulk deletes go past that.
-
-    That cursor is kept for the thread's next INSERT on the same connection: psycopg keeps the
-    statement's parsed form and the adapters it chose per cursor, so a new cursor per ingest
-    redid both. Wrapped each time as ``connection.cursor()`` wraps its own (same health check,
-    error translation and query logging; ``_prepare_cursor`` is Django's own step for that,
-    private, so the PostgreSQL tests of this INSERT pin it), so the INSERT is seen wherever
-    queries are counted."""
-    if db.vendor != "postgresql":
-        with db.cursor() as cursor:
-            cursor.execute(_insert_sql(), params)
-        return
-    db.close_if_health_check_failed()
-    db.ensure_connection()
-    with db.wrap_database_errors:
-        db._prepare_cursor(_kept_cursor(db.connection)).execute(_insert_sql(), params)
-
-
-# Per thread, as Django's connections are: the INSERT's cursor, used while its psycopg
-# connection is still the thread's.
-_kept = threading.local()
-
-
-def _kept_cursor(raw_connection):
-    kept = getattr(_kept, "cursor", None)
-    if kept is None or kept.connection is not raw_connection or kept.closed:
-        from django.db.backends.postgresql.base import ServerBindingCursor
-
-        kept = _kept.cursor = ServerBindingCursor(raw_connection)
-    return kept
-
-
-@dataclass(frozen=True, slots=True)
-class _Column:
-    """One column of the INSERT and how its value is prepared.
-
-    ``plain``: a value of exactly this type is what the field's database preparation would
-    return unchanged on this backend (``str`` for text, ``int`` for numbers and foreign keys,
-    and on PostgreSQL a ``UUID`` and a timezone-aware ``datetime``), so it is passed as it is.
-    A dict or list for a JSON column goes straight to the backend's JSON adaptation, the last
-    step of the field's own preparation. Anything else takes the field's full preparation.
-    """
-
-    field: Any
-    attname: str
-    stamped: bool  # set by pre_save: auto_now / auto_now_add
-    plain: type | None
-    json: bool
-
-    def prepared(self, db, value: Any) -> Any:
-        if value is None:
-            return None
-        if type(value) is self.plain and (self.plain is not datetime or value.tzinfo is not None):
-            return value
-        if self.json and type(value) in (dict, list):
-            return db.ops.adapt_json_value(value, self.field.encoder)
-        return self.field.get_db_prep_save(value, db)
-
-
-_TEXT_TYPES = {"CharField", "TextField"}
-_INTEGER_TYPES = {
-    "AutoField",
-    "BigAutoField",
-    "IntegerField",
-    "BigIntegerField",
-    "SmallIntegerField",
-    "PositiveIntegerField",
-    "PositiveSmallIntegerField",
-    "PositiveBigIntegerField",
-}
-
-
-@functools.cache
-def _columns(vendor: str) -> tuple[_Column, ...]:
-    """The INSERT's columns, in order, for this database backend."""
-    return tuple(
-        _Column(
-            field=field,
-            attname=field.attname,
-            stamped=_set_by_pre_save(field),
-            plain=_plain_type(field, vendor),
-            json=field.get_internal_type() == "JSONField",
-        )
-        for field in Delivery._meta.concrete_fields
-    )
-
-
-def _set_by_pre_save(field) -> bool:
-    return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
-
-
-def _plain_type(field, vendor: str) -> type | None:
-    internal = (field.target_field if field.is_relation else field).get_internal_type()
-    if internal in _TEXT_TYPES:
-        return str
-    if internal in _INTEGER_TYPES:
-        return int
-    # PostgreSQL's backend adapts both as they are (native uuid; aware datetimes, which
-    # get_prep_value also leaves alone); SQLite turns them into text, so they take the full path.
-    if vendor == "postgresql" and internal == "UUIDField":
-        return uuid.UUID
-    if vendor == "postgresql" and internal == "DateTimeField":
-        return datetime
-    return None
-
-
-@functools.cache
-def _insert_sql() -> str:
-    quote = connection.ops.quote_name
-    fields = Delivery._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    # Only our own table and column names are formatted in; every value is a parameter.
-    return f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+def add(delivery: Delivery) -> Delivery:
+    """Write a new Delivery row (one INSERT, in the caller's transaction or its own) and return
+    it as a saved instance."""
+    return delivery_insert.insert(delivery)
 
 
 def _older_open_for_same_user() -> Exists:

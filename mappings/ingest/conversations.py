@@ -1,11 +1,11 @@
-"""Delivery: accept a conversation into the outbox, then deliver it now (sync) or later (async).
+"""Ingest: accept a conversation into the outbox, then deliver it now (sync) or later (async).
 
 An accepted ingest is written, with its mapped Braze body, as one Delivery row (one INSERT, so
 one round trip) before any Braze call; the API answers only after that commit. From there the
 Delivery row is the record of truth (mappings/delivery/outbox.py); workers send it
-(dispatch.py), in batches for async mode, writing one attempt row per try just before the
-request. Sync mode sends it from the request itself within ``DELIVERY_SYNC_BUDGET_SECONDS``
-and answers ``queued`` when Braze cannot take it in time.
+(mappings/delivery/dispatch.py), in batches for async mode, writing one attempt row per try
+just before the request. Sync mode sends it from the request itself within
+``DELIVERY_SYNC_BUDGET_SECONDS`` and answers ``queued`` when Braze cannot take it in time.
 
 Idempotency (``Idempotency-Key``): the first answer is stored on the delivery and returned for
 a repeat within ``DELIVERY_IDEMPOTENCY_TTL_SECONDS``; a unique constraint per client and key
@@ -61,9 +61,9 @@ def ingest(
     # Only a repeat of a key is compared with it: without a key there is nothing to compare.
     fingerprint = _fingerprint(mapping_set, conversation) if idempotency_key else ""
     if idempotency_key:
-        earlier = _earlier(api_client, idempotency_key)
+        earlier = _earlier_delivery_with_key(api_client, idempotency_key)
         if earlier is not None:
-            return _repeat(earlier, fingerprint, mode)
+            return _answer_repeated_key(earlier, fingerprint, mode)
     mapping = compiled_for(mapping_set).run(conversation)
     discovery.record(mapping_set, conversation)
     if not mapping.ok:
@@ -75,10 +75,10 @@ def ingest(
             mapping_set, api_client, conversation, mapping, idempotency_key, fingerprint, mode
         )
     except IntegrityError:  # a concurrent request with the same key committed first
-        earlier = _earlier(api_client, idempotency_key)
+        earlier = _earlier_delivery_with_key(api_client, idempotency_key)
         if earlier is None:
             raise
-        return _repeat(earlier, fingerprint, mode)
+        return _answer_repeated_key(earlier, fingerprint, mode)
     if mode == "sync" and delivery.status == DeliveryStatus.PENDING:
         _deliver_within_budget(delivery)
         delivery.refresh_from_db()
@@ -100,7 +100,8 @@ def _fingerprint(mapping_set: MappingSet, conversation: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _earlier(api_client: ApiClient | None, key: str) -> Delivery | None:
+def _earlier_delivery_with_key(api_client: ApiClient | None, key: str) -> Delivery | None:
+    """The client's delivery that used this Idempotency-Key within the window, if any."""
     if api_client is None:
         return None
     # One query in the usual case: a client's key is on at most one row (a unique constraint).
@@ -113,7 +114,8 @@ def _earlier(api_client: ApiClient | None, key: str) -> Delivery | None:
     return None
 
 
-def _repeat(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:
+def _answer_repeated_key(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:
+    """The first request's stored answer for a repeat of its key; a different body conflicts."""
     if earlier.request_fingerprint != fingerprint:
         raise IdempotencyConflict(
             "This Idempotency-Key was already used with a different request body or mapping set"
@@ -143,8 +145,7 @@ def _record_rejection(
         received_payload=conversation,
         problems=[problem.as_dict() for problem in mapping.problems],
     )
-    outbox.add(rejected)
-    return rejected
+    return outbox.add(rejected)
 
 
 def unchanged_attributes(mapping_set: MappingSet, mapping: MappingResult) -> list[str]:
@@ -199,9 +200,8 @@ def _record_accepted(
         delivery.status = DeliveryStatus.DELIVERED
         delivery.next_attempt_at = None
         delivery.reason = "Nothing to send: every attribute is unchanged since last delivered"
-        outbox.add(delivery)
-        return delivery
-    outbox.add(delivery)
+        return outbox.add(delivery)
+    delivery = outbox.add(delivery)
     if mode == "async":
         worker.notify(environment.pk)
     return delivery
