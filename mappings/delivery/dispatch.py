@@ -60,8 +60,9 @@ def value_digest(value) -> str:
 MAX_INLINE_WAIT_SECONDS = 1.0
 
 
-class _Stop(Exception):
-    """The environment cannot take more requests now: give the rest of the claim back."""
+class _EnvironmentMustWait(Exception):
+    """The environment cannot take more requests before ``until`` (rate limit, a 429, a paused
+    key, or the sync budget): give the rest of the claim back, due then."""
 
     def __init__(self, until: datetime):
         self.until = until
@@ -162,9 +163,9 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
         try:
             _wait_for_slot(environment.pk, claim)
             _send_batch(environment, claim, batch)
-        except _Stop as stop:
+        except _EnvironmentMustWait as wait:
             rest = [key for later in batches[position:] for key in later.keys]
-            _release(claim, rest, stop.until)
+            _give_back_unsent(claim, rest, wait.until)
             return
         except _LeaseLost:
             # The sweep took (some of) these back, so another worker may send them: stop.
@@ -177,8 +178,8 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
 def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable, _Attempt]:
     """What each delivery's try sends: a replay's unsent row, else a new try of its stored body.
 
-    New tries get their row only when their request goes (``_stamp``): one INSERT with the stamp,
-    where writing it now and stamping it later would write every index of the table twice.
+    New tries get their row only when their request goes (``_mark_sent``): one INSERT with the
+    stamp, where writing it now and stamping it later would write every index of the table twice.
     """
     rows = DeliveryAttempt.objects.filter(
         delivery_id__in=[d.pk for d in deliveries],
@@ -189,8 +190,8 @@ def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable,
     missing = [d for d in deliveries if d.pk not in attempts]
     if not missing:
         return attempts
-    # Plain values, not model instances: building those for a whole claim cost more than the
-    # rest of this function.
+    # Plain values, not model instances: only three columns are needed, and building a model
+    # instance per delivery of a claim would outweigh the rest of this function.
     stored = Delivery.objects.filter(pk__in=[d.pk for d in missing]).values_list(
         "pk", "braze_payload", "skipped_attributes"
     )
@@ -203,23 +204,25 @@ def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable,
 
 
 def _wait_for_slot(environment_id: int, claim: _Claim) -> None:
-    """Return when a request may go now; raise _Stop when it must wait longer (or is paused)."""
+    """Return when a request may go now; raise _EnvironmentMustWait when it must wait longer
+    (or the environment is paused)."""
     deadline = claim.deadline
     while True:
         wait, claim.gate_failures = outbox.gate_state(environment_id)
         if wait is None:  # paused on a credential problem: park until the key is fixed
-            raise _Stop(timezone.now())
+            raise _EnvironmentMustWait(timezone.now())
         if not wait:
             wait = rate_limit.acquire(environment_id)
         if not wait:
             return
         late = deadline is not None and time.monotonic() + wait > deadline
         if late or wait > MAX_INLINE_WAIT_SECONDS:
-            raise _Stop(timezone.now() + timedelta(seconds=wait))
+            raise _EnvironmentMustWait(timezone.now() + timedelta(seconds=wait))
         time.sleep(wait)
 
 
-def _release(claim: _Claim, keys: list[Hashable], until: datetime) -> None:
+def _give_back_unsent(claim: _Claim, keys: list[Hashable], until: datetime) -> None:
+    """Release deliveries this claim did not send, due again at ``until``; a retry stays a retry."""
     retried = [k for k in keys if claim.attempts[k].attempt_number > 1]
     fresh = [k for k in keys if k not in retried]
     outbox.release(claim.token, retried, next_attempt_at=until, status=DeliveryStatus.RETRYING)
@@ -248,7 +251,7 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     # Committed before the call, and only while the lease is still ours; when it is not, the
     # rollback leaves no trace of a send (nor an "ambiguous" flag for the sweep to set).
     with transaction.atomic():
-        _stamp(environment, claim, keys)
+        _mark_sent(environment, claim, keys)
     claim.keep_lease()
     try:
         api_key = _api_key(environment)
@@ -260,13 +263,13 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
         )
     except braze.BrazeError as error:
         with transaction.atomic():  # one commit for the outcome of the whole request
-            stop_until = _record_error(environment, claim, batch, error)
-        if stop_until is not None:
-            raise _Stop(stop_until) from error
+            wait_until = _record_error(environment, claim, batch, error)
+        if wait_until is not None:
+            raise _EnvironmentMustWait(wait_until) from error
         return
     # Recorded at once, in its own commit: deferring it to the next request's commit would save
-    # a commit per 75 records but let a worker killed in between re-send records Braze already
-    # took, beyond the one request in flight (RELIABILITY.md R7).
+    # a commit per request but let a worker killed in between send again records Braze already
+    # took. Committed now, a killed worker can duplicate at most the one request in flight.
     with transaction.atomic():
         _record_answer(environment, claim, batch, answer)
 
@@ -275,7 +278,7 @@ def _truncate(text: str) -> str:
     return text[: settings.AUDIT_RESPONSE_MAX_CHARS]
 
 
-def _describe(errors: list[dict]) -> str:
+def _describe_errors(errors: list[dict]) -> str:
     return "; ".join(
         f"{err.get('input_array', '?')}[{err.get('index', '?')}]: {err.get('type', err)}"
         for err in errors
@@ -292,7 +295,7 @@ def _answer_fields(answer: braze.BrazeAnswer | None) -> dict:
     }
 
 
-def _stamp(environment, claim: _Claim, keys: list[Hashable]) -> None:
+def _mark_sent(environment, claim: _Claim, keys: list[Hashable]) -> None:
     """Mark these tries as sent in one request: stamp replays' rows, insert the others' rows.
 
     Raises _LeaseLost (inside the caller's transaction, so nothing stays) when the lease of any
@@ -301,7 +304,7 @@ def _stamp(environment, claim: _Claim, keys: list[Hashable]) -> None:
     stamp = {"sent_at": timezone.now(), "batch_id": uuid.uuid4(), "batch_size": len(keys)}
     written = [k for k in keys if claim.attempts[k].pk is not None]
     new = [k for k in keys if claim.attempts[k].pk is None]
-    if written and _attempts(claim, written).update(**stamp) != len(written):
+    if written and _leased_attempt_rows(claim, written).update(**stamp) != len(written):
         raise _LeaseLost
     if not new:
         return
@@ -342,15 +345,18 @@ def _insert_trimmed(environment, claim: _Claim, keys: list[Hashable], stamp: dic
     return {row.delivery_id: row.pk for row in rows}
 
 
-def _attempts(claim: _Claim, keys: list[Hashable]):
+def _leased_attempt_rows(claim: _Claim, keys: list[Hashable]):
     """The attempt rows of these deliveries, as long as the claim still holds their lease (so
-    attempts are written before their delivery's ``_finish`` releases it)."""
+    attempts are written before ``_set_status_and_release`` releases their delivery)."""
     return DeliveryAttempt.objects.filter(
         pk__in=[claim.attempts[k].pk for k in keys], delivery__lease_token=claim.token
     )
 
 
-def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **extra) -> None:
+def _set_status_and_release(
+    claim: _Claim, keys: list[Hashable], status: str, reason: str, **extra
+) -> None:
+    """Write the deliveries' outcome and end this claim's lease on them (only while it holds it)."""
     Delivery.objects.filter(pk__in=keys, lease_token=claim.token).update(
         status=status, reason=reason, lease_token=None, lease_expires_at=None, **extra
     )
@@ -359,10 +365,10 @@ def _finish(claim: _Claim, keys: list[Hashable], status: str, reason: str, **ext
 def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.BrazeAnswer) -> None:
     rejected = errors_by_key(batch, answer.errors)
     accepted = [k for k in batch.keys if k not in rejected]
-    _attempts(claim, accepted).update(
+    _leased_attempt_rows(claim, accepted).update(
         outcome=AttemptOutcome.SUCCESS, error="", **_answer_fields(answer)
     )
-    _finish(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
+    _set_status_and_release(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
     for key, errors in rejected.items():
         _reject(claim, key, errors, answer)
     if claim.gate_failures:  # else a no-op write per request; a later success resets it
@@ -373,13 +379,13 @@ def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.Braze
 def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:
     attempt = claim.attempts[key]
     sent = sum(len(v) for k, v in attempt.request_body.items() if isinstance(v, list))
-    _attempts(claim, [key]).update(
+    _leased_attempt_rows(claim, [key]).update(
         outcome=AttemptOutcome.PARTIAL if len(errors) < sent else AttemptOutcome.FAILED,
-        error=_describe(errors),
+        error=_describe_errors(errors),
         **_answer_fields(answer),
     )
-    reason = f"Braze rejected the record: {_describe(errors)}"
-    _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
+    reason = f"Braze rejected the record: {_describe_errors(errors)}"
+    _set_status_and_release(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
 
 def _record_error(
@@ -388,7 +394,7 @@ def _record_error(
     """Record a failed request; returns until when the environment must not be called."""
     logger.warning("Braze call failed for %s deliveries: %s", len(batch.keys), error)
     keys = batch.keys
-    _attempts(claim, keys).update(
+    _leased_attempt_rows(claim, keys).update(
         outcome=AttemptOutcome.FAILED,
         error=str(error),
         ambiguous=error.ambiguous,
@@ -409,7 +415,7 @@ def _park(environment, claim: _Claim, keys: list[Hashable], error: braze.BrazeEr
         "Braze key or endpoint (saving it resumes them), then replay the failed ones."
     )
     outbox.pause(environment.pk, reason)
-    _finish(claim, keys, DeliveryStatus.FAILED, reason, next_attempt_at=None)
+    _set_status_and_release(claim, keys, DeliveryStatus.FAILED, reason, next_attempt_at=None)
     return timezone.now()
 
 
@@ -418,9 +424,9 @@ def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> N
     for key in batch.keys:
         own = per_key.get(key)
         if own:
-            _attempts(claim, [key]).update(error=_describe(own))
-        reason = f"Braze rejected the record: {_describe(own)}" if own else str(error)
-        _finish(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
+            _leased_attempt_rows(claim, [key]).update(error=_describe_errors(own))
+        reason = f"Braze rejected the record: {_describe_errors(own)}" if own else str(error)
+        _set_status_and_release(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
 
 def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -> datetime:
@@ -443,10 +449,12 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
         (dead if gives_up(delivery.attempt_count, age, **limits) else retry).append(key)
     if dead:
         reason = f"Gave up retrying: {error}"
-        _finish(claim, dead, DeliveryStatus.DEAD, reason, next_attempt_at=None)
+        _set_status_and_release(claim, dead, DeliveryStatus.DEAD, reason, next_attempt_at=None)
     own = max(wait, backoff().delay(min(claim.deliveries[k].attempt_count for k in keys)))
     retry_at = now + timedelta(seconds=advertised if advertised is not None else own)
-    _finish(claim, retry, DeliveryStatus.RETRYING, str(error), next_attempt_at=retry_at)
+    _set_status_and_release(
+        claim, retry, DeliveryStatus.RETRYING, str(error), next_attempt_at=retry_at
+    )
     return until
 
 
