@@ -60,7 +60,7 @@ def json_type(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=4096)  # a bot's conversations repeat the same few keys
-def _key(key: str) -> str:
+def _jmespath_key(key: str) -> str:
     if _PLAIN_KEY.match(key):
         return key
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -85,7 +85,7 @@ def paths_of(document: Any) -> dict[str, set[str]]:
         if isinstance(value, dict):
             dot = prefix + "." if prefix else ""
             for key, item in value.items():
-                pending.append((dot + _key(str(key)), item, depth + 1))
+                pending.append((dot + _jmespath_key(str(key)), item, depth + 1))
         elif isinstance(value, list) and prefix:
             for index, item in enumerate(value[:MAX_LIST_ITEMS]):
                 pending.append((f"{prefix}[{index}]", item, depth + 1))
@@ -183,7 +183,7 @@ def _fits_known_shape(mapping_set: MappingSet, conversation: Any) -> bool:
     return known is not None and _fits(known[0], conversation, 0)
 
 
-def _below(node: _Shape, value: Any, depth: int) -> tuple[dict, Iterable] | None:
+def _children_to_walk(node: _Shape, value: Any, depth: int) -> tuple[dict, Iterable] | None:
     """Where ``value``'s children go in the tree and the (key or index, child) pairs that
     paths_of walks; None where paths_of stops (a scalar, a top-level list, the depth bound)."""
     if depth >= MAX_DEPTH:
@@ -196,10 +196,10 @@ def _below(node: _Shape, value: Any, depth: int) -> tuple[dict, Iterable] | None
 
 
 def _fits(node: _Shape, value: Any, depth: int) -> bool:
-    below = _below(node, value, depth)
-    if below is None:
+    walk = _children_to_walk(node, value, depth)
+    if walk is None:
         return True
-    children, pairs = below
+    children, pairs = walk
     for key, item in pairs:
         child = children.get(key)
         if child is None or json_type(item) not in child.types:
@@ -215,14 +215,14 @@ def _learn_shape(mapping_set: MappingSet, conversation: Any) -> None:
         if key not in _shapes and len(_shapes) >= MAX_CACHED_SETS:
             _shapes.clear()
         root, count = _shapes.setdefault(key, (_Shape(), [0]))
-        _learn(root, conversation, 0, count)
+        _add_to_shape(root, conversation, 0, count)
 
 
-def _learn(node: _Shape, value: Any, depth: int, count: list[int]) -> None:
-    below = _below(node, value, depth)
-    if below is None:
+def _add_to_shape(node: _Shape, value: Any, depth: int, count: list[int]) -> None:
+    walk = _children_to_walk(node, value, depth)
+    if walk is None:
         return
-    children, pairs = below
+    children, pairs = walk
     for key, item in pairs:
         child = children.get(key)
         if child is None:
@@ -233,7 +233,7 @@ def _learn(node: _Shape, value: Any, depth: int, count: list[int]) -> None:
             count[0] += 1
         else:
             child.types.add(json_type(item))
-        _learn(child, item, depth + 1, count)
+        _add_to_shape(child, item, depth + 1, count)
 
 
 def mapped_paths(mapping_set: MappingSet) -> set[str]:
@@ -249,11 +249,12 @@ def unmapped(mapping_set: MappingSet) -> list[SeenPath]:
     return [
         seen
         for seen in mapping_set.seen_paths.all()
-        if not {"object", "array"} >= set(seen.types) and not _covered(seen.path, mapped)
+        if not {"object", "array"} >= set(seen.types) and not _is_mapped(seen.path, mapped)
     ]
 
 
-def _covered(path: str, mapped: set[str]) -> bool:
+def _is_mapped(path: str, mapped: set[str]) -> bool:
+    """Whether a row reads this path, a parent of it or a child of it."""
     return any(
         path == used or path.startswith((used + ".", used + "[")) or used.startswith(path + ".")
         for used in mapped
