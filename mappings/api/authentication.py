@@ -38,7 +38,7 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
         if client.signs_requests:
             # The raw bytes, as signed; Django keeps them for the parser to read afterwards.
             signing.verify(client.pk, client.signing_secret(), request.headers, request.body)
-        _note_use(client, now)
+        _record_last_used(client, now)
         return client, None
 
     def _client_for(self, token: str, now) -> ApiClient:
@@ -54,7 +54,7 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="ingest"'
 
 
-def _note_use(client: ApiClient, now) -> None:
+def _record_last_used(client: ApiClient, now) -> None:
     """Record ``last_used_at``, at most once per :data:`LAST_USED_PRECISION` per client.
 
     The row was just read, so a recent value needs no query at all; the conditional UPDATE keeps

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 logger = logging.getLogger(__name__)
 
 # DRF's own codes, renamed where ours say more to an integrator.
-_CODES = {
+_CODE_FOR_DRF_CODE = {
     "parse_error": "malformed_json",
     "not_authenticated": "not_authenticated",
     "authentication_failed": "invalid_token",
@@ -78,7 +78,7 @@ def _body_for(exc: exceptions.APIException) -> dict[str, Any]:
     code = getattr(exc, "error_code", None)
     if code is not None:
         return error_body(code, str(exc.detail), exc.details)
-    code = _CODES.get(exc.default_code, exc.default_code)
+    code = _CODE_FOR_DRF_CODE.get(exc.default_code, exc.default_code)
     detail = exc.detail if isinstance(exc.detail, str) else None
     details = None if detail is not None else exc.detail
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:

@@ -52,7 +52,7 @@ ERROR_CODES: dict[int, list[str]] = {
     502: ["braze_failed"],
     503: ["service_unavailable"],
 }
-_NOTES = {
+_STATUS_NOTES = {
     409: " (an Idempotency-Key reused with another body)",
     413: " (checked from Content-Length before the body is read)",
     429: ", with a `Retry-After` header (seconds)",
@@ -61,7 +61,7 @@ _NOTES = {
 _code_table = "\n".join(
     ["| status | codes |", "|---|---|"]
     + [
-        f"| {status} | {', '.join(f'`{code}`' for code in codes)}{_NOTES.get(status, '')} |"
+        f"| {status} | {', '.join(f'`{code}`' for code in codes)}{_STATUS_NOTES.get(status, '')} |"
         for status, codes in ERROR_CODES.items()
     ]
 )
@@ -238,7 +238,7 @@ def _error(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 # status -> (description, [(example name, code, message, details)])
-_ERRORS: dict[int, tuple[str, list[tuple[str, str, str, Any]]]] = {
+_ERROR_EXAMPLES: dict[int, tuple[str, list[tuple[str, str, str, Any]]]] = {
     400: (
         "Malformed JSON, a body that is not an object, or JSON too deep, too large in item "
         "count, or holding unstorable strings or numbers.",
@@ -350,7 +350,7 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """The documented error answers for ``statuses``, in the one error shape, with examples."""
     responses = {}
     for status in statuses:
-        description, examples = _ERRORS[status]
+        description, examples = _ERROR_EXAMPLES[status]
         responses[status] = OpenApiResponse(
             response=ErrorResponseSerializer,
             description=description,

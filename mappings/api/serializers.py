@@ -90,7 +90,7 @@ def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:
     return body, 502
 
 
-def _attempt(attempt: DeliveryAttempt) -> dict[str, Any]:
+def _attempt_summary(attempt: DeliveryAttempt) -> dict[str, Any]:
     return {
         "attempt_number": attempt.attempt_number,
         "created_at": attempt.created_at,
@@ -119,5 +119,5 @@ def delivery_detail(delivery: Delivery) -> dict[str, Any]:
         "next_attempt_at": delivery.next_attempt_at,
         "skipped_attributes": delivery.skipped_attributes,
         "sent": delivery.braze_payload,
-        "attempts": [_attempt(a) for a in delivery.attempts.order_by("attempt_number")],
+        "attempts": [_attempt_summary(a) for a in delivery.attempts.order_by("attempt_number")],
     }

@@ -52,7 +52,7 @@ def _timestamp(value: str | None, now: float) -> str:
     return value
 
 
-def _remember(client_id: int, signature: str) -> bool:
+def _is_new_signature(client_id: int, signature: str) -> bool:
     """True the first time this signature is seen (an atomic add in Redis and locmem)."""
     key = f"bridge:signature:{client_id}:{signature[len(SCHEME) :][:64]}"
     return cache.add(key, 1, timeout=2 * settings.API_SIGNATURE_TOLERANCE_SECONDS)
@@ -68,7 +68,7 @@ def verify(client_id: int, secret: str, headers, body: bytes, *, now: float | No
         )
     if not hmac.compare_digest(signature.encode(), sign(secret, timestamp, body).encode()):
         raise ApiAuthenticationFailed("signature_invalid", "The request signature does not match")
-    if not _remember(client_id, signature):
+    if not _is_new_signature(client_id, signature):
         raise ApiAuthenticationFailed(
             "signature_replayed", "This signed request was already received"
         )

@@ -16,7 +16,7 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import NewConnectionError
 
-_local = threading.local()
+_per_thread = threading.local()
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,12 @@ class BrazeError(Exception):
 
 def _session() -> requests.Session:
     # One keep-alive session per thread: requests.Session is not safe to share across threads.
-    if not hasattr(_local, "session"):
-        _local.session = requests.Session()
-    return _local.session
+    if not hasattr(_per_thread, "session"):
+        _per_thread.session = requests.Session()
+    return _per_thread.session
 
 
-def _answer(response: requests.Response, started: float) -> BrazeAnswer:
+def _answer_from_response(response: requests.Response, started: float) -> BrazeAnswer:
     try:
         body = response.json()
     except ValueError:
@@ -122,7 +122,7 @@ def track_users(
             permanent=False,
             ambiguous=not _never_sent(error),
         ) from error
-    answer = _answer(response, started)
+    answer = _answer_from_response(response, started)
     if 200 <= answer.status < 300:
         return answer
     raise BrazeError(

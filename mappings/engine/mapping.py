@@ -112,7 +112,7 @@ def _folded(row: _Row) -> _Row:
     if row.spec.source_type != "constant":
         return row
     problems: list[Problem] = []
-    value = _value(row, None, problems)
+    value = _row_value(row, None, problems)
     if problems or value is EMPTY:
         return row  # keep reporting its problem at run time, where the admin sees it
     return replace(row, constant=value)
@@ -296,7 +296,7 @@ def _problem(row: _Row, code: str, reason: str, value: Any = None, blocking=None
     )
 
 
-def _value(row: _Row, conversation: Any, problems: list[Problem]) -> Any:
+def _row_value(row: _Row, conversation: Any, problems: list[Problem]) -> Any:
     """The row's checked value, or EMPTY (with a problem when that is wrong)."""
     if row.constant is not _NOT_FOLDED:
         return row.constant
@@ -322,7 +322,7 @@ def _value(row: _Row, conversation: Any, problems: list[Problem]) -> Any:
 def _identify(compiled: CompiledMapping, conversation: Any, problems: list[Problem]):
     """The identifier fields every object carries, and the id to log; ({}, None) if unusable."""
     row = compiled.identifier
-    value = _value(row, conversation, problems)
+    value = _row_value(row, conversation, problems)
     if value is EMPTY:
         if problems and problems[-1].code == "missing":
             problems[-1] = _problem(row, "missing", "user identifier is missing")
@@ -341,7 +341,7 @@ def _run(compiled: CompiledMapping, conversation: Any, now: datetime) -> Mapping
     occurrences: dict[tuple[str, int], dict[str, Any]] = {}
     merge = False
     for row in compiled.rows:
-        value = _value(row, conversation, problems)
+        value = _row_value(row, conversation, problems)
         if value is EMPTY:
             continue
         if row.attribute is not None:

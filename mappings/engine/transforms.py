@@ -212,7 +212,7 @@ def _split(options: dict) -> Callable[[Any], Any]:
     return apply
 
 
-def _simple(function: Callable[[Any], Any]) -> Callable[[dict], Callable[[Any], Any]]:
+def _without_options(function: Callable[[Any], Any]) -> Callable[[dict], Callable[[Any], Any]]:
     return lambda options: function
 
 
@@ -268,13 +268,13 @@ class Kind:
 _DATE_OPTIONS = {"order": _is_order, "timezone": _is_timezone}
 
 KINDS: dict[str, Kind] = {
-    "trim": Kind(_simple(_on_text(str.strip)), "remove surrounding spaces", {}),
-    "lower": Kind(_simple(_on_text(str.lower)), "lower case", {}),
-    "upper": Kind(_simple(_on_text(str.upper)), "upper case", {}),
-    "string": Kind(_simple(_to_string), "cast to text", {}),
-    "int": Kind(_simple(_to_int), "cast to a whole number", {}),
-    "float": Kind(_simple(_to_float), "cast to a number (accepts a decimal comma)", {}),
-    "bool": Kind(_simple(_to_bool), "cast yes/no, true/false, 1/0 to a boolean", {}),
+    "trim": Kind(_without_options(_on_text(str.strip)), "remove surrounding spaces", {}),
+    "lower": Kind(_without_options(_on_text(str.lower)), "lower case", {}),
+    "upper": Kind(_without_options(_on_text(str.upper)), "upper case", {}),
+    "string": Kind(_without_options(_to_string), "cast to text", {}),
+    "int": Kind(_without_options(_to_int), "cast to a whole number", {}),
+    "float": Kind(_without_options(_to_float), "cast to a number (accepts a decimal comma)", {}),
+    "bool": Kind(_without_options(_to_bool), "cast yes/no, true/false, 1/0 to a boolean", {}),
     "date": Kind(_dates, "a date -> ISO 8601 midnight UTC", _DATE_OPTIONS),
     "datetime": Kind(_dates, "a date and time -> ISO 8601 in UTC", _DATE_OPTIONS),
     "dob": Kind(_dates, "a birth date -> YYYY-MM-DD", {"order": _is_order}),

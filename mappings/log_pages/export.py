@@ -10,7 +10,7 @@ from django.db.models import Model, QuerySet
 from mappings.log_pages import queries, redaction
 from mappings.models import Delivery, DeliveryAttempt, MappingSet
 
-_CHUNK = 1000
+_ROWS_PER_QUERY = 1000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -28,7 +28,9 @@ def _cell(value: Any) -> str:
 def _rows(queryset: QuerySet, limit: int) -> Iterator[Model]:
     sent, cursor = 0, None
     while sent < limit:
-        page = queries.keyset_page(queryset, older_than=cursor, size=min(_CHUNK, limit - sent))
+        page = queries.keyset_page(
+            queryset, older_than=cursor, size=min(_ROWS_PER_QUERY, limit - sent)
+        )
         yield from page.rows
         sent += len(page.rows)
         if not page.older:

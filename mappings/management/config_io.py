@@ -295,21 +295,21 @@ def import_document(document: Any, *, dry_run: bool = False) -> ImportReport:
         sum(len(value.get("rows", [])) for value in document.get("mapping_sets", [])),
     )
     if not dry_run:
-        _write(document)
+        _write_document(document)
     return report
 
 
 @transaction.atomic
-def _write(document: dict) -> None:
+def _write_document(document: dict) -> None:
     for value in document.get("environments", []):
         Environment.objects.update_or_create(
             name=value["name"], defaults={"rest_endpoint": value["rest_endpoint"]}
         )
     for value in document.get("mapping_sets", []):
-        _write_set(value)
+        _write_mapping_set(value)
 
 
-def _write_set(value: dict) -> None:
+def _write_mapping_set(value: dict) -> None:
     identifier = value["identifier"]
     mapping_set, created = MappingSet.objects.update_or_create(
         slug=value["slug"],
