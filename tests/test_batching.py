@@ -1,4 +1,5 @@
-"""Packing deliveries into /users/track requests (R12) and mapping Braze's errors back."""
+"""Packing deliveries into /users/track requests (never more objects in one request than
+Braze's limit, every object sent once, in order) and mapping Braze's errors back."""
 
 import random
 

@@ -1,4 +1,4 @@
-"""The delivery service: replay and the mapping version recorded with each delivery."""
+"""Replaying deliveries by hand, and the mapping version recorded with each delivery."""
 
 import pytest
 from django.contrib.auth.models import User

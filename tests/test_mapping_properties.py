@@ -1,7 +1,7 @@
 """Property tests: whatever JSON arrives, the engine answers, and what it sends Braze accepts.
 
 The oracle is the fake Braze's own rules (mappings/fake_braze/rules.py), written independently
-of the engine from shared/BRAZE_API.md.
+of the engine from Braze's documented rules (docs/braze.md).
 """
 
 from datetime import UTC, datetime

@@ -1,6 +1,6 @@
 """The admin's preview page: a sample conversation and the mapping's result side by side.
 
-The result is ``services.preview.preview(...).as_dict()``, exactly what
+The result is ``mappings.engine.preview.preview(...).as_dict()``, exactly what
 ``POST /api/v1/ingest/<slug>/preview/`` answers. The mapping can be edited on the page (as its
 config-as-code document) without saving, and the last received conversations replayed through
 the edited version to show what would change.

@@ -1,9 +1,9 @@
 """The two configuration lookups every API request makes, kept briefly in each process.
 
 Each ingest needs the API client behind its token and the mapping set behind its slug (with its
-environment, credential and whether the client may use it). Read from the database every time,
-they were two round trips plus the ORM building the rows: over a third of an async ingest.
-Configuration changes rarely, so each process keeps what it read for
+environment, credential and whether the client may use it). Reading them from the database
+on every request would cost two round trips and the ORM building the rows, a large share of an
+async ingest, for data that changes rarely; so each process keeps what it read for
 ``API_CONFIG_CACHE_SECONDS`` (default 3; 0 reads on every request).
 
 Freshness: a save or delete of any configuration model in this process clears the whole cache at
@@ -30,7 +30,7 @@ MAX_ENTRIES = 1_000  # per kind: tokens and (client, slug) pairs; bounded agains
 Value = TypeVar("Value")
 
 
-class _ShortLived:
+class _ExpiringCache:
     """A dict whose entries expire; thread-safe (gunicorn threads share a process)."""
 
     def __init__(self) -> None:
@@ -58,8 +58,8 @@ class _ShortLived:
             self._entries.clear()
 
 
-_clients = _ShortLived()
-_mapping_sets = _ShortLived()
+_clients = _ExpiringCache()
+_mapping_sets = _ExpiringCache()
 
 
 def client_for_token(token: str) -> ApiClient | None:

@@ -1,10 +1,10 @@
 """Content negotiation that remembers its answers.
 
 DRF's ``DefaultContentNegotiation`` parses the request's ``Accept`` header and each renderer's
-media type on every request: about a tenth of a millisecond, a tenth of an ingest's CPU. Bots
-send the same few ``Accept`` headers (or none) every time, and the answer depends only on that
-header, the ``?format=`` override and the renderers offered, so it is computed once per process
-for each such combination and reused. A refusal (406) is never remembered: it is computed again.
+media type on every request, though bots send the same few ``Accept`` headers (or none) every
+time. The answer depends only on that header, the ``?format=`` override and the renderers
+offered, so it is computed once per process for each such combination and reused. A refusal
+(406) is never remembered: it is computed again.
 """
 
 from typing import Any

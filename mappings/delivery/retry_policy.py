@@ -8,8 +8,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# X-RateLimit-Reset is epoch seconds on classic contracts and seconds remaining on newer ones:
-# Braze's own guidance is to read a value below 10^9 as a delta.
+# X-RateLimit-Reset is epoch seconds on classic contracts and seconds remaining on newer ones
+# (docs/braze.md). No reset is due before 2001 (epoch 10^9), so a smaller value is a delta.
 _EPOCH_THRESHOLD = 1_000_000_000
 
 

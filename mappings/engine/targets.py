@@ -1,6 +1,6 @@
 """Where a row's value goes in the /users/track body, and Braze's rules for it.
 
-Target names (shared/BRAZE_API.md is the authority for every rule here):
+Target names (docs/braze.md states each Braze rule checked here, with its source):
 
 - ``first_name``, ``dob``, ... (Braze's standard attributes) or any other name (a custom
   attribute) in the user's attributes object. Custom attributes take an operation: ``set``
