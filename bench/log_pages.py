@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bridge_bench"
 MARK_START, MARK_END = "<!-- bench:log_pages:start -->", "<!-- bench:log_pages:end -->"
 GOAL_MS = 300
+DEEP_ROW = 10_000  # the first row of the deep page, counted from 0: page 201 of 50 rows
 
 
 def _ensure_database(url: str) -> None:
@@ -55,14 +56,18 @@ def _setup_django(url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-# One statement per batch: the deliveries and, from what they return, their Braze calls.
+# One statement per batch: the deliveries and, from what they return, their Braze calls. Every
+# column is written as the service writes it (NOT NULL ones have no database default): an open
+# delivery is due now, a sent one has its attempt, a keyed one its request fingerprint.
 FILL = """
 WITH new AS (
 INSERT INTO mappings_delivery (id, created_at, updated_at, mapping_set_id, environment_id,
-    api_client_id, external_id, idempotency_key, mapping_version, status, reason,
-    received_payload, braze_payload, problems)
+    api_client_id, external_id, idempotency_key, request_fingerprint, mapping_version, status,
+    reason, received_payload, braze_payload, problems, skipped_attributes, attempt_count,
+    next_attempt_at, answer_body)
 SELECT gen_random_uuid(), t, t, s.id, s.environment_id, c.id, 'user-' || (i %% 250000),
-    CASE WHEN i %% 3 = 0 THEN 'idem-' || i ELSE '' END, 1,
+    CASE WHEN i %% 3 = 0 THEN 'idem-' || i ELSE '' END,
+    CASE WHEN i %% 3 = 0 THEN encode(sha256(('idem-' || i)::bytea), 'hex') ELSE '' END, 1,
     st.status,
     CASE st.status WHEN 'failed' THEN 'Braze answered 503: Service Unavailable'
                    WHEN 'dead' THEN 'Braze answered 401: Invalid API key'
@@ -77,7 +82,10 @@ SELECT gen_random_uuid(), t, t, s.id, s.environment_id, c.id, 'user-' || (i %% 2
         jsonb_build_array(jsonb_build_object('external_id', 'user-' || (i %% 250000),
         'email', 'zoë.' || i || '@example.com', 'first_name', 'Zoë', 'home_city', 'Lisboa')))
     END,
-    '[]'::jsonb
+    '[]'::jsonb, '[]'::jsonb,
+    CASE WHEN st.status = 'rejected' THEN 0 ELSE 1 END,
+    CASE WHEN st.status IN ('pending', 'retrying') THEN t END,
+    ''
 FROM generate_series(%(first)s, %(last)s) AS i
 CROSS JOIN LATERAL (SELECT %(base)s - (i * interval '2.6 seconds') AS t) AS times
 JOIN (SELECT id, environment_id, row_number() OVER (ORDER BY id) - 1 AS n
@@ -92,7 +100,7 @@ RETURNING id, created_at, environment_id, mapping_set_id, status, reason, braze_
 )
 INSERT INTO mappings_deliveryattempt (delivery_id, attempt_number, created_at, environment_id,
     mapping_set_id, url, request_body, response_status, response_body, duration_ms, outcome,
-    error, triggered_by_id)
+    error, sent_at, ambiguous, triggered_by_id)
 SELECT d.id, 1, d.created_at, d.environment_id, d.mapping_set_id,
     'https://rest.iad-01.braze.com/users/track', d.braze_payload,
     CASE d.status WHEN 'delivered' THEN 201 WHEN 'failed' THEN 503 WHEN 'dead' THEN 401
@@ -102,7 +110,8 @@ SELECT d.id, 1, d.created_at, d.environment_id, d.mapping_set_id,
     40 + (abs(hashtext(d.id::text)) %% 200),
     CASE d.status WHEN 'delivered' THEN 'success' WHEN 'failed' THEN 'failed'
                   WHEN 'dead' THEN 'failed' ELSE 'pending' END,
-    CASE WHEN d.status IN ('failed', 'dead') THEN d.reason ELSE '' END, NULL
+    CASE WHEN d.status IN ('failed', 'dead') THEN d.reason ELSE '' END,
+    CASE WHEN d.status IN ('delivered', 'failed', 'dead') THEN d.created_at END, false, NULL
 FROM new AS d
 WHERE d.status <> 'rejected'
 """
@@ -157,19 +166,37 @@ def _fill(rows: int) -> tuple[int, float]:
     return rows, time.monotonic() - started
 
 
+def _deep_page() -> tuple[str, str, str]:
+    """Page 201 of the log (rows 10,001-10,050; the last full page of a smaller log) beside the
+    stock changelist's page that starts at the same row."""
+    from django.conf import settings
+    from django.contrib import admin
+
+    from mappings.log_pages.queries import Cursor
+    from mappings.models import Delivery
+
+    size, admin_size = settings.LOG_PAGE_SIZE, admin.site.get_model_admin(Delivery).list_per_page
+    newest_first = Delivery.objects.order_by("-created_at", "-pk")
+    first = min(DEEP_ROW, newest_first.count() - size)
+    older = Cursor.of(newest_first[first - 1]).encode()
+    return (
+        f"deliveries, page {first // size + 1} (rows {first + 1:,}-{first + size:,})",
+        f"/admin/logs/deliveries/?older={older}",
+        f"/admin/mappings/delivery/?p={first // admin_size + 1}",
+    )
+
+
 def _pages() -> list[tuple[str, str, str]]:
     """(name, log page URL, baseline admin URL) pairs measured side by side."""
     from django.utils import timezone
 
-    from mappings.log_pages.queries import Cursor
-    from mappings.models import ApiClient, Delivery, Environment, MappingSet
+    from mappings.models import ApiClient, Environment, MappingSet
 
     prod = Environment.objects.get(name="bench-prod").pk
     bot = MappingSet.objects.get(slug="bench-bot-1").pk
     # The fill gives bot n its rows from client n % 3 only: client 1 matches, client 2 never.
     client, stranger = (ApiClient.objects.get(name=f"bench-client-{n}").pk for n in (1, 2))
     week = (timezone.now() - timezone.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
-    deep = Cursor.of(Delivery.objects.order_by("-created_at", "-pk")[9_999]).encode()
     return [
         ("deliveries, default", "/admin/logs/deliveries/", "/admin/mappings/delivery/"),
         (
@@ -192,11 +219,7 @@ def _pages() -> list[tuple[str, str, str]]:
             "/admin/logs/deliveries/?q=user-123456",
             "/admin/mappings/delivery/?q=user-123456",
         ),
-        (
-            "deliveries, page 201 (rows 10,001-10,050)",
-            f"/admin/logs/deliveries/?older={deep}",
-            "/admin/mappings/delivery/?p=200",
-        ),
+        _deep_page(),
         ("Braze calls, default", "/admin/logs/calls/", "/admin/mappings/deliveryattempt/"),
         (
             "Braze calls, HTTP 401",
