@@ -3,7 +3,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench \
         .venv/bin/python bench/delivery_drain.py
 
-Options: --size N (default 10000), --rounds R (default 3), --workers W (default 2).
+Options: --size N (default 10000), --rounds R (default 3), --workers W (default 2), --no-docs,
+--smoke (300 records, 1 round, 1 worker, docs untouched).
 The database named in DATABASE_URL is created if missing and migrated. A local fake Braze runs
 as its own process. Each round, alternating:
 - project: W worker processes (``manage.py run_delivery_worker``, as in production without a
@@ -14,18 +15,15 @@ as its own process. Each round, alternating:
   are then stopped, so they take no CPU from the baseline;
 - baseline: the partner page's approach over the same payloads: one synchronous /users/track
   call per conversation, from this process.
-Prints medians and ratios, and rewrites its section of docs/benchmarks.md.
+Prints medians and ratios, and rewrites its section of docs/benchmarks.md (unless --no-docs).
 """
 
 import argparse
 import datetime
 import math
 import os
-import platform
 import random
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +35,8 @@ os.environ.setdefault("DELIVERY_EMBEDDED_WORKER", "false")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 import django  # noqa: E402
+
+from bench import report, services  # noqa: E402
 
 FIRST = ["Zoë", "José", "Ana-María", "Jürgen", "Łukasz", "Siobhán", "Nguyễn", "أحمد", "Chloé"]
 CITY = ["Lisbon", "São Paulo", "München", "Kraków", "Reykjavík", "東京", None]
@@ -65,29 +65,6 @@ def conversations(size: int) -> list[dict]:
             }
         )
     return out
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    if not url.startswith("postgres"):
-        return
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def start_fake() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "mappings.fake_braze", "--port", "0", "--api-key", API_KEY],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    return process, re.search(r"http://\S+", line).group(0)
 
 
 def clear_received(url: str) -> int:
@@ -169,26 +146,6 @@ def _insert(mapping_set, payloads: list[dict], now) -> None:
     Delivery.objects.bulk_create(deliveries, batch_size=1000)
 
 
-def start_workers(count: int) -> list[subprocess.Popen]:
-    """Worker processes, returned once each says it is running (and so is polling)."""
-    command = [sys.executable, "manage.py", "run_delivery_worker", "--idle-seconds", "0.02"]
-    workers = [
-        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
-        for _ in range(count)
-    ]
-    for process in workers:
-        if "running" not in process.stdout.readline():
-            raise RuntimeError("a delivery worker did not start")
-    return workers
-
-
-def stop_workers(workers: list[subprocess.Popen]) -> None:
-    for process in workers:
-        process.terminate()
-    for process in workers:
-        process.wait(timeout=30)
-
-
 def wait_until_drained(timeout: float = 600.0) -> None:
     from mappings.models import Delivery
     from mappings.models.audit import OPEN_STATUSES
@@ -202,14 +159,14 @@ def wait_until_drained(timeout: float = 600.0) -> None:
 
 def run_project(mapping_set, payloads: list[dict], workers: int) -> float:
     empty_outbox()
-    processes = start_workers(workers)
+    processes = services.start_delivery_workers(workers)
     try:
         fill_outbox(mapping_set, payloads)
         started = time.perf_counter()
         wait_until_drained()
         elapsed = time.perf_counter() - started
     finally:
-        stop_workers(processes)
+        services.stop(processes)
     from mappings.models import Delivery
 
     delivered = Delivery.objects.filter(status="delivered").count()
@@ -227,42 +184,14 @@ def run_baseline(url: str, payloads: list[dict]) -> float:
     return time.perf_counter() - started
 
 
-def versions() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            db = f"PostgreSQL {cursor.fetchone()[0]}"
-        else:
-            cursor.execute("select sqlite_version()")
-            db = f"SQLite {cursor.fetchone()[0]}"
-    return f"Python {platform.python_version()}, {db}, nproc {os.cpu_count()}"
-
-
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = f"{MARK_START}\n{text}\n{MARK_END}"
-    if MARK_START in current:
-        current = re.sub(
-            re.escape(MARK_START) + ".*?" + re.escape(MARK_END), lambda _: section, current,
-            flags=re.S,
-        )  # fmt: skip
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    path.write_text(current)
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
-    args = parser.parse_args()
+    args = report.parse_args(parser, {"size": 300, "rounds": 1, "workers": 1}, argv)
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bridge_bench")
-    ensure_database()
+    services.ensure_database(os.environ["DATABASE_URL"])
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -270,7 +199,7 @@ def main() -> None:
     from mappings.engine.mapping import build_payload
 
     call_command("migrate", verbosity=0)
-    fake, url = start_fake()
+    fake, url = services.start_fake_braze(API_KEY)
     try:
         mapping_set = setup_config(url)
         spec = mapping_set.to_spec()
@@ -289,8 +218,7 @@ def main() -> None:
             baseline.append(args.size / run_baseline(url, payloads))
             baseline_requests.append(clear_received(url))
     finally:
-        fake.terminate()
-        fake.wait()
+        services.stop([fake])
     limit = settings.DELIVERY_BATCH_MAX_OBJECTS
     ideal = math.ceil(objects / limit)
     p_rate, b_rate = statistics.median(project), statistics.median(baseline)
@@ -317,12 +245,14 @@ def main() -> None:
     print(summary)
     if args.no_docs:
         return
-    write_docs(
+    report.write_section(
+        MARK_START,
+        MARK_END,
         f"## Delivery stage: draining the outbox\n\n"
         f"`DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench "
         f".venv/bin/python bench/delivery_drain.py` "
         f"(size {args.size:,}, {args.rounds} rounds, medians; run "
-        f"{datetime.date.today().isoformat()}; {versions()}).\n\n"
+        f"{datetime.date.today().isoformat()}; {report.machine()}).\n\n"
         f"{table}\n\n{summary}\n\n"
         "Goals: >= 5,000 records/s drained; requests = ceil(objects / limit) + at most 5%.\n\n"
         f"Project side: {args.workers} `manage.py run_delivery_worker` processes (the broker-less "
@@ -352,7 +282,7 @@ def main() -> None:
         "better than 2 in a trial run); on "
         "more cores it scales with worker processes until PostgreSQL's write rate or Braze's "
         "rate limit (3,000 requests / 3 s = 75,000 records/s per workspace at 75 objects per "
-        "request) is the bound. The baseline is bound by one HTTP round trip per record.\n"
+        "request) is the bound. The baseline is bound by one HTTP round trip per record.\n",
     )
 
 

@@ -1,45 +1,33 @@
 """Log list pages on 1,000,000 deliveries (+ their Braze calls) in PostgreSQL: server time.
 
     .venv/bin/python -m bench.log_pages                 # 1,000,000 rows, 7 rounds
-    .venv/bin/python -m bench.log_pages --rows 5000     # smoke size
+    .venv/bin/python -m bench.log_pages --smoke         # 5,000 rows, 1 round, docs untouched
 
 BENCH_DATABASE_URL picks the database (default postgres://postgres@127.0.0.1:5432/bridge_bench);
 it is created, migrated and filled with generate_series on the first run and reused after.
 Each page is requested in-process through Django's test client (middleware, view, queries and
 template: the server's whole share), alternating with the baseline, Django's stock admin
 changelist on the same rows (which counts the table for its paginator). Medians of the rounds.
-The results replace this benchmark's section of docs/benchmarks.md.
+The results replace this benchmark's section of docs/benchmarks.md (unless --no-docs).
 """
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import report, services  # noqa: E402 - after the path, so it also runs as a script
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bridge_bench"
 MARK_START, MARK_END = "<!-- bench:log_pages:start -->", "<!-- bench:log_pages:end -->"
 GOAL_MS = 300
 DEEP_ROW = 10_000  # the first row of the deep page, counted from 0: page 201 of 50 rows
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _setup_django(url: str) -> None:
@@ -47,7 +35,6 @@ def _setup_django(url: str) -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -290,19 +277,6 @@ def _plans() -> list[str]:
     return found
 
 
-def _versions() -> dict[str, str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    return {
-        "python": platform.python_version(),
-        "postgres": postgres,
-        "nproc": str(len(os.sched_getaffinity(0))),
-    }
-
-
 LIMITS = " ".join(
     [
         "What limits it: the log pages read 51 rows through a (filter, created_at, id) index and",
@@ -320,18 +294,15 @@ LIMITS = " ".join(
 
 
 def _report(rows: int, fill_seconds: float, rounds: int, results, plans) -> str:
-    info = _versions()
     filled = (
         f"fill took {fill_seconds:.0f} s" if fill_seconds else "data reused from a previous run"
     )
     lines = [
-        MARK_START,
         "## Log list pages on a large log (`python -m bench.log_pages`)",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · nproc {info['nproc']} · Python "
-        f"{info['python']} · PostgreSQL {info['postgres']} · {rows:,} deliveries and their "
-        f"Braze calls (~{rows * 99 // 100:,}) · median of {rounds} rounds, in-process server "
-        f"time (middleware, view, SQL, template) · {filled}.",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {report.machine()} · {rows:,} "
+        f"deliveries and their Braze calls (~{rows * 99 // 100:,}) · median of {rounds} rounds, "
+        f"in-process server time (middleware, view, SQL, template) · {filled}.",
         "",
         "| page | log page (ms) | stock admin changelist (ms) | admin / log page | goal < 300 ms |",
         "|---|---:|---:|---:|---|",
@@ -344,41 +315,25 @@ def _report(rows: int, fill_seconds: float, rounds: int, results, plans) -> str:
         "Query plans (top nodes): " + "; ".join(f"`{plan}`" for plan in plans),
         "",
         LIMITS,
-        MARK_END,
     ]
     return "\n".join(lines)
 
 
-def _write(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = (
-        path.read_text() if path.exists() else "# Benchmarks\n\nWritten by the scripts in bench/.\n"
-    )
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md")
-    args = parser.parse_args()
+    args = report.parse_args(parser, {"rows": 5_000, "rounds": 1}, argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    _ensure_database(url)
+    services.ensure_database(url)
     _setup_django(url)
     print(f"Filling {url.rsplit('/', 1)[-1]} up to {args.rows:,} deliveries (reused if there)")
     rows, fill_seconds = _fill(args.rows)
     results = _measure(args.rounds)
     section = _report(rows, fill_seconds, args.rounds, results, _plans())
     print(section)
-    if not args.no_write:
-        _write(section)
+    if not args.no_docs:
+        report.write_section(MARK_START, MARK_END, section)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,16 @@
 """Benchmark: the mapping engine against a hand-written function, same records, same run.
 
     .venv/bin/python bench/mapping_engine.py            # 100,000 records, 5 rounds
-    .venv/bin/python bench/mapping_engine.py --records 2000 --rounds 1 --no-write   # smoke
+    .venv/bin/python bench/mapping_engine.py --smoke    # 300 records, 1 round, docs untouched
 
 Generates realistic conversations (nested answers, unicode names, dates and phone numbers typed
 by people, optional fields missing, some values unusable), checks that the engine (a 20-row
 mapping) and a hand-written function produce identical payloads for every record, then times
 both alternately after a warm-up and reports medians, records/s and the ratio. Rewrites its
-section of docs/benchmarks.md unless --no-write.
+section of docs/benchmarks.md unless --no-docs (or --smoke).
 """
 
 import argparse
-import os
-import platform
 import random
 import re
 import statistics
@@ -26,13 +24,13 @@ import phonenumbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import report
 from mappings.engine import codes
 from mappings.engine.datetimes import DateParseError, iso_utc, parse_date, parse_datetime
 from mappings.engine.mapping import compile_mapping
 from mappings.engine.spec import MappingSpec, RowSpec
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 START, END = "<!-- mapping-engine:start -->", "<!-- mapping-engine:end -->"
 
 CONTACT = {"whatsapp": "whatsapp", "e-mail": "email", "email": "email", "phone": "phone"}
@@ -293,8 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--no-write", action="store_true", help="Do not update the docs")
-    args = parser.parse_args(argv)
+    args = report.parse_args(parser, {"records": 300, "rounds": 1}, argv)
     rng = random.Random(20261123)
     records = [record(rng, index) for index in range(args.records)]
     engine, baseline = engine_function(), hand_written
@@ -312,7 +309,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     figures["ratio"] = figures["engine_s"] / figures["baseline_s"]
     print_table(figures)
-    if not args.no_write:
+    if not args.no_docs:
         write_docs(figures)
     return figures
 
@@ -328,12 +325,10 @@ def print_table(figures: dict) -> None:
 
 def write_docs(figures: dict) -> None:
     n, engine, baseline = figures["records"], figures["engine_s"], figures["baseline_s"]
-    section = f"""{START}
-## Mapping engine vs a hand-written function
+    section = f"""## Mapping engine vs a hand-written function
 
 `.venv/bin/python bench/mapping_engine.py` (last run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC;
-{os.cpu_count()} CPUs (`nproc` {len(os.sched_getaffinity(0))}), Python {platform.python_version()},
-no database: the engine is pure).
+{report.machine(database=False)}; no database: the engine is pure).
 
 {n:,} generated conversations (nested answers, unicode names, human dates, local phone
 numbers, optional fields missing, some unusable values), a 20-row mapping (nested paths, a
@@ -353,14 +348,8 @@ What limits it: one CPU core (single-threaded, pure Python). Both sides spend mo
 in the same libraries (phonenumbers parsing, date parsing, code lookups); the engine's own cost
 is the per-row loop, empty/problem bookkeeping and Braze value checks the hand-written function
 skips. It scales linearly with records and rows, and across processes (gunicorn workers).
-{END}"""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOCS.parent.mkdir(exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
+"""
+    report.write_section(START, END, section)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@ and delivery records/s with 1, 2, 4 Celery workers, on PostgreSQL and Redis.
 
     scripts/bench-tools                    # once: installs wrk
     .venv/bin/python bench/scale_out.py
+    .venv/bin/python bench/scale_out.py --smoke                       # 1 worker each, 1 round
+    .venv/bin/python bench/scale_out.py --smoke --web-workers none    # delivery only, no wrk
 
-Options: --web-workers 1,2,4  --celery-workers 1,2,4  --duration S (per ingest measurement, 3)
---ingest-rounds R (16)  --rounds R (delivery rounds, 5)  --connections C (wrk connections, 8)
---records N (delivery, 10000)  --no-docs.
+Options: --web-workers 1,2,4  --celery-workers 1,2,4 (none: leave that part out)  --duration S
+(per ingest measurement, 3)  --ingest-rounds R (16)  --rounds R (delivery rounds, 5)
+--connections C (wrk connections, 8)  --records N (delivery, 10000)  --no-docs  --smoke.
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bridge_bench_scale) is created and
 migrated; BENCH_REDIS_URL (default redis://127.0.0.1:6379/15) is the broker and cache: the
 benchmark deletes its Celery queue there, nothing else.
@@ -23,6 +25,7 @@ local fake Braze; timed until no delivery is open. Rewrites its section of docs/
 
 import argparse
 import datetime
+import json
 import os
 import re
 import shutil
@@ -45,11 +48,14 @@ os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 import django  # noqa: E402
 
-from bench import delivery_drain as drain  # noqa: E402 - shared data, outbox filling, fake Braze
+from bench import delivery_drain as drain  # noqa: E402 - shared data and outbox filling
+from bench import report, services  # noqa: E402
 
 MARK_START = "<!-- bench:scale-out:start -->"
 MARK_END = "<!-- bench:scale-out:end -->"
 COMMAND = ".venv/bin/python bench/scale_out.py"
+SMOKE = {"web_workers": "1", "celery_workers": "1", "duration": 1.0, "ingest_rounds": 1,
+         "rounds": 1, "connections": 2, "records": 300}  # fmt: skip
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 LIMITS = """\
 What limits these figures: two cores shared by everything: wrk, gunicorn, PostgreSQL, Redis, the
@@ -85,44 +91,6 @@ default client limit of 2,400 / 3 s leaves headroom: 60,000 objects/s). A conver
 yields one attribute object and one event object is 2 objects, so one workspace tops out at
 about 30,000 such conversations/s (about 2.6 billion a day) however many workers run; several
 workspaces (environments) have separate limits."""
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_CONN_MAX_AGE": "60",
-        "WEB_ACCESS_LOG": "",
-        "WEB_LOG_LEVEL": "warning",
-        "WEB_MAX_REQUESTS": "0",  # no worker recycling in the middle of a measurement
-        **extra,
-    }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_web(workers: int) -> tuple[subprocess.Popen, str]:
-    import requests
-
-    port = free_port()
-    env = server_env(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS=str(workers), WEB_THREADS="4")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "integration_admin.wsgi"], cwd=ROOT, env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("gunicorn did not become ready")
 
 
 def wrk_script(token: str, bodies: list[str]) -> str:
@@ -225,7 +193,7 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
     try:
         for workers in counts:
             empty_tables()
-            process, url = start_web(workers)
+            process, url = services.start_web(workers)
             targets = {
                 "ingest": f"{url}/api/v1/ingest/bench/?mode=async",
                 "bare": f"{url}/bench/bare-insert/",
@@ -233,7 +201,7 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
             }
             try:
                 for target in targets.values():  # warm-up: imports, connections, caches
-                    run_wrk(target, script, 2, args.connections)
+                    run_wrk(target, script, min(2, args.duration), args.connections)
                 runs = {name: [] for name in targets}
                 for number in range(args.ingest_rounds):
                     # Short rounds, each view first in every other one: this machine's speed
@@ -250,8 +218,7 @@ def bench_ingest(counts, args, token, bodies) -> list[dict]:
                         flush=True,
                     )
             finally:
-                process.terminate()
-                process.wait()
+                services.stop([process])
             reset_queue()
             empty_tables()
             row = {"workers": workers}
@@ -278,38 +245,6 @@ def _median_ratio(ingest: list[dict], baseline: list[dict]) -> float:
     return statistics.median(i["rps"] / b["rps"] for i, b in zip(ingest, baseline, strict=True))
 
 
-def start_celery(count: int) -> list[subprocess.Popen]:
-    from integration_admin.celery import app
-
-    processes = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "integration_admin",
-                "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "WARNING",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"bench{n}@%h",
-            ],
-            cwd=ROOT,
-            env=server_env(DJANGO_SETTINGS_MODULE="integration_admin.settings"),
-        )
-        for n in range(count)
-    ]
-    for _ in range(120):
-        if len(app.control.ping(timeout=0.5) or []) >= count:
-            return processes
-    raise SystemExit("Celery workers did not answer a ping")
-
-
 def bench_delivery(counts, args, mapping_set, payloads, fake_url) -> list[dict]:
     from mappings.models import Delivery
     from mappings.models.audit import OPEN_STATUSES
@@ -317,7 +252,7 @@ def bench_delivery(counts, args, mapping_set, payloads, fake_url) -> list[dict]:
 
     rows = []
     for workers in counts:
-        processes = start_celery(workers)
+        processes = services.start_celery(workers)
         rates, requests_sent = [], []
         try:
             drain.fill_outbox(mapping_set, payloads[:300])  # warm-up
@@ -338,10 +273,7 @@ def bench_delivery(counts, args, mapping_set, payloads, fake_url) -> list[dict]:
                 if undelivered:
                     raise SystemExit(f"{undelivered} deliveries not delivered")
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait()
+            services.stop(processes)
         reset_queue()
         row = {
             "workers": workers,
@@ -372,7 +304,7 @@ def setup(fake_url: str):
     return mapping_set, token
 
 
-def report(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
+def ingest_tables(ingest: list[dict]) -> list[str]:
     lines = [
         "| gunicorn workers | ingest req/s | p50 ms | p99 ms | bare insert req/s | p50 ms "
         "| p99 ms | ingest / bare | bare DRF req/s | ingest / bare DRF | non-2xx |",
@@ -400,16 +332,11 @@ def report(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
         f"| {r['bare_drf_web_cpu']:.2f} | {r['bare_drf_db_cpu']:.2f} |"
         for r in ingest
     ]
-    lines += [
-        "",
-        "| Celery workers | delivery records/s | Braze requests per round |",
-        "|---:|---:|---:|",
-    ]
-    lines += [f"| {r['workers']} | {r['rps']:,.0f} | {r['requests']:,.0f} |" for r in delivery]
     best = max(ingest, key=lambda r: r["ingest_rps"])
     cpu_ratios = ", ".join(f"{r['cpu_ratio']:.0%}" for r in ingest)
     worker_counts = ", ".join(str(r["workers"]) for r in ingest)
-    lines += [
+    return [
+        *lines,
         "",
         f"Best ingest: {best['ingest_rps']:,.0f} req/s with {best['workers']} workers, "
         f"{best['ratio']:.0%} of the bare view's req/s (median of the per-round ratios; bare "
@@ -418,22 +345,35 @@ def report(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
         f"request (web + PostgreSQL), is the steadier figure on a shared machine: "
         f"{cpu_ratios} with {worker_counts} workers. Beside the bare DRF view (the same "
         f"insert behind the API's DRF stack) ingest makes {best['drf_ratio']:.0%} of its "
-        "req/s. Braze requests for "
-        f"{args.records:,} one-object records: ideal ceil({args.records:,}/{limit}) = "
-        f"{-(-args.records // limit)}.",
+        "req/s.",
     ]
-    return "\n".join(lines)
 
 
-def write_docs(table: str, args) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    section = "\n".join(
+def delivery_table(delivery: list[dict], records: int, limit: int) -> list[str]:
+    return [
+        "| Celery workers | delivery records/s | Braze requests per round |",
+        "|---:|---:|---:|",
+        *[f"| {r['workers']} | {r['rps']:,.0f} | {r['requests']:,.0f} |" for r in delivery],
+        "",
+        f"Braze requests for {records:,} one-object records: ideal "
+        f"ceil({records:,}/{limit}) = {-(-records // limit)}.",
+    ]
+
+
+def tables(ingest: list[dict], delivery: list[dict], args, limit: int) -> str:
+    """The ingest and CPU tables and the delivery table, each left out when its part was."""
+    parts = [ingest_tables(ingest)] if ingest else []
+    parts += [delivery_table(delivery, args.records, limit)] if delivery else []
+    return "\n\n".join("\n".join(lines) for lines in parts)
+
+
+def section(table: str, args) -> str:
+    return "\n".join(
         [
-            MARK_START,
             "## Scale-out: gunicorn workers, Celery workers, ingest beside a bare insert view",
             "",
             f"`{COMMAND}` (run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; "
-            f"{drain.versions()}; wrk on loopback, 1 thread, {args.connections} connections, "
+            f"{report.machine()}; wrk on loopback, 1 thread, {args.connections} connections, "
             f"{args.duration:g} s per measurement, median of {args.ingest_rounds} rounds after "
             "a warm-up, the three views in one order, then the reverse (the ratio columns: "
             f"median of the per-round ratios); median of {args.rounds} delivery rounds of "
@@ -443,19 +383,16 @@ def write_docs(table: str, args) -> None:
             table,
             "",
             LIMITS,
-            MARK_END,
         ]
     )
-    current = path.read_text()
-    if MARK_START in current:
-        pattern = re.escape(MARK_START) + ".*?" + re.escape(MARK_END)
-        current = re.sub(pattern, lambda _: section, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + section + "\n"
-    path.write_text(current)
 
 
-def main() -> None:
+def _counts(text: str) -> list[int]:
+    """``1,2,4`` -> [1, 2, 4]; ``none`` leaves that part of the benchmark out."""
+    return [] if text.strip().lower() in ("", "none") else [int(n) for n in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--web-workers", default="1,2,4")
     parser.add_argument("--celery-workers", default="1,2,4")
@@ -464,11 +401,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--no-docs", action="store_true", help="Do not rewrite docs/benchmarks.md")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    args = report.parse_args(parser, SMOKE, argv)
+    web_counts, celery_counts = _counts(args.web_workers), _counts(args.celery_workers)
+    if web_counts and shutil.which("wrk") is None:
         raise SystemExit("bench/scale_out.py needs wrk on the PATH: run scripts/bench-tools")
-    drain.ensure_database()
+    services.ensure_database(os.environ["DATABASE_URL"])
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -476,27 +413,24 @@ def main() -> None:
     from mappings.engine.mapping import build_payload
 
     call_command("migrate", verbosity=0)
-    fake, fake_url = drain.start_fake()
+    fake, fake_url = services.start_fake_braze(drain.API_KEY)
     try:
         mapping_set, token = setup(fake_url)
         conversations = drain.conversations(max(args.records, 200))
-        bodies = [__import__("json").dumps(c, ensure_ascii=False) for c in conversations[:200]]
+        bodies = [json.dumps(c, ensure_ascii=False) for c in conversations[:200]]
         spec = mapping_set.to_spec()
         payloads = []
         for conversation in conversations[: args.records]:
             result = build_payload(spec, conversation)
             payloads.append((conversation, result.payload, result.external_id))
-        ingest = bench_ingest([int(n) for n in args.web_workers.split(",")], args, token, bodies)
-        delivery = bench_delivery(
-            [int(n) for n in args.celery_workers.split(",")], args, mapping_set, payloads, fake_url
-        )
+        ingest = bench_ingest(web_counts, args, token, bodies)
+        delivery = bench_delivery(celery_counts, args, mapping_set, payloads, fake_url)
     finally:
-        fake.terminate()
-        fake.wait()
-    table = report(ingest, delivery, args, settings.DELIVERY_BATCH_MAX_OBJECTS)
+        services.stop([fake])
+    table = tables(ingest, delivery, args, settings.DELIVERY_BATCH_MAX_OBJECTS)
     print(table)
     if not args.no_docs:
-        write_docs(table, args)
+        report.write_section(MARK_START, MARK_END, section(table, args))
 
 
 if __name__ == "__main__":
