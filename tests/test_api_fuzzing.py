@@ -6,8 +6,8 @@ ingest endpoint (the in-process test client; the Braze call is real HTTP to the 
 A 502 fails the test: Braze refused a value our checks let through. Each answer must also match
 what was stored: nothing for a body refused unread (400, 413), one Delivery row in the state it
 names otherwise. Schemathesis then runs against the live schema of a running server, checking
-every answer against the schema: about 30 s here, in the SQLite pass only (see
-sqlite_pass_only); the Hypothesis tests take a few seconds in each pass.
+every answer against the schema: about 25 s here (19-31 s over five runs), in the SQLite pass
+only (see sqlite_pass_only); the Hypothesis tests take a few seconds in each pass.
 """
 
 import json
