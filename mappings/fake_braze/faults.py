@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, fields
 from http import HTTPStatus
 from typing import Any
 
-from .exchange import Answer, message_answer
+from .exchange import Answer, Pace, message_answer
 from .rate_limit import RATE_LIMITED, rate_limit_headers
 from .rules import ARRAYS
-from .value_checks import is_int
+from .value_checks import is_int, is_number
 
 HEADER_STYLES = ("classic", "delta", "retry_after")
 FAULT_MESSAGES = {
@@ -31,9 +31,14 @@ class Fault:
     """A scripted misbehaviour for the next matching ``POST /users/track`` requests.
 
     It lasts ``times`` requests, or, with ``for_seconds``, every request until that long after
-    it first triggered. Kinds: ``status`` (with 429 rate-limit headers in ``header_style``;
-    202 answers Braze's maintenance "queued"), ``delay_seconds`` (then the usual answer, or
-    the fault's other effect), ``drop_connection``, ``reject_indexes`` (a partial success).
+    it first triggered. Effects (at most one): ``status`` (with 429 rate-limit headers in
+    ``header_style``; 202 answers Braze's maintenance "queued"), ``drop_connection``,
+    ``reject_indexes`` (a partial success); none means the usual answer.
+
+    Pacing, alone or with an effect: ``delay_seconds`` is a slow answer, and
+    ``trickle_interval_seconds`` a trickled one, ``trickle_chunk_bytes`` bytes at a time. Either
+    way the request is processed and recorded when it arrives, as Braze applies a request it
+    answers late: a client that gives up still leaves its objects accepted.
     """
 
     status: int | None = None
@@ -44,14 +49,22 @@ class Fault:
     delay_seconds: float = 0.0
     drop_connection: bool = False
     reject_indexes: dict[str, list[int]] | None = None
+    trickle_interval_seconds: float = 0.0
+    trickle_chunk_bytes: int = 1
 
     def __post_init__(self) -> None:
         effects = [self.status is not None, self.drop_connection, self.reject_indexes is not None]
         if sum(effects) > 1:
             raise ValueError("status, drop_connection and reject_indexes are exclusive")
-        if not any(effects) and not self.delay_seconds:
-            raise ValueError("a Fault needs status, delay_seconds, drop_connection or reject")
+        if not any(effects) and not self.delay_seconds and not self.trickle_interval_seconds:
+            raise ValueError(
+                "a Fault needs status, delay_seconds, trickle_interval_seconds, "
+                "drop_connection or reject_indexes"
+            )
+        if self.drop_connection and self.trickle_interval_seconds:
+            raise ValueError("a dropped connection sends no bytes to trickle")
         self._check_numbers()
+        self._check_trickle()
         self._check_reject_indexes()
 
     def _check_numbers(self) -> None:
@@ -65,6 +78,13 @@ class Fault:
             raise ValueError("reset_in and delay_seconds must be >= 0")
         if self.header_style not in HEADER_STYLES:
             raise ValueError(f"header_style must be one of {HEADER_STYLES}")
+
+    def _check_trickle(self) -> None:
+        interval = self.trickle_interval_seconds
+        if not is_number(interval) or not (0 <= interval < math.inf):
+            raise ValueError("trickle_interval_seconds must be a finite number >= 0")
+        if not is_int(self.trickle_chunk_bytes) or self.trickle_chunk_bytes < 1:
+            raise ValueError("trickle_chunk_bytes must be an integer >= 1")
 
     def _check_reject_indexes(self) -> None:
         for kind, indexes in (self.reject_indexes or {}).items():
@@ -82,6 +102,10 @@ class Fault:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def pace(self) -> Pace:
+        return Pace(self.delay_seconds, self.trickle_interval_seconds, self.trickle_chunk_bytes)
 
 
 class ArmedFault:

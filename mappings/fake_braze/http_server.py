@@ -15,7 +15,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .exchange import Answer, IncomingRequest
+from .exchange import SENT, Answer, AnswerDelivery, IncomingRequest
+from .paced_sending import drop_after_delay, send_paced
 from .rules import PARSE_ERROR
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -36,7 +37,8 @@ class FakeBrazeHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], respond: Responder) -> None:
         self.respond = respond
-        self._connections: dict[socket.socket, int] = {}
+        self.stopping = threading.Event()  # set by close_connections; every paced wait ends
+        self._connections: dict[socket.socket, tuple[int, threading.Thread]] = {}
         self._connections_lock = threading.Lock()
         self._connection_ids = itertools.count(1)
         super().__init__(address, FakeBrazeRequestHandler)
@@ -47,22 +49,29 @@ class FakeBrazeHTTPServer(ThreadingHTTPServer):
         self.server_name, self.server_port = self.server_address[:2]
 
     def open_connection(self, connection: socket.socket) -> int:
-        """Register a new connection; returns its id for the record."""
+        """Register a new connection and the thread serving it; returns its id for the record."""
         with self._connections_lock:
-            self._connections[connection] = next(self._connection_ids)
-            return self._connections[connection]
+            connection_id = next(self._connection_ids)
+            self._connections[connection] = (connection_id, threading.current_thread())
+            return connection_id
 
     def close_connection(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.pop(connection, None)
 
-    def close_connections(self) -> None:
-        """Wake handler threads idling on keep-alive connections so stop() leaves none."""
+    def close_connections(self, join_seconds: float = 2.0) -> None:
+        """End every handler thread, so stop() leaves none behind: interrupt slow and trickled
+        answers, wake threads idling on keep-alive connections, then wait for them to exit."""
+        self.stopping.set()
         with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
+            open_connections = list(self._connections.items())
+        for connection, _ in open_connections:
             with contextlib.suppress(OSError):  # already closed by the client
                 connection.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + join_seconds
+        for _, (_, thread) in open_connections:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], OSError):
@@ -73,7 +82,7 @@ class FakeBrazeHTTPServer(ThreadingHTTPServer):
 class FakeBrazeRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so a requests.Session reuses its connection
     server_version = "FakeBraze/1.0"
-    wbufsize = -1  # buffer headers and body into one send; flushed after each request
+    wbufsize = -1  # the stdlib's own error answers go out in one send (ours bypass wfile)
     disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT_SECONDS
     server: FakeBrazeHTTPServer
@@ -97,7 +106,11 @@ class FakeBrazeRequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         incoming = self._read_request()
         answer = self.server.respond(incoming)
-        self._send(answer, close=answer.close or incoming.framing_error is not None)
+        delivery = self._send(answer, close=answer.close or incoming.framing_error is not None)
+        if delivery.outcome != SENT:
+            self.close_connection = True
+        if answer.on_delivered is not None:
+            answer.on_delivered(delivery)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
@@ -136,18 +149,26 @@ class FakeBrazeRequestHandler(BaseHTTPRequestHandler):
                 return
             length -= len(chunk)
 
-    def _send(self, answer: Answer, close: bool) -> None:
+    def _send(self, answer: Answer, close: bool) -> AnswerDelivery:
         if answer.status == 0:
-            self.close_connection = True  # drop: close without a byte of answer
-            return
-        payload = json.dumps(answer.body).encode()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
+            return drop_after_delay(answer.pace, self.server.stopping)
         if close:
-            self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(payload)
+        data = self._answer_bytes(answer, close)
+        # Straight to the socket, past wfile's buffer, so a trickle's chunks are not held back.
+        return send_paced(self.connection, data, answer.pace, self.server.stopping)
+
+    def _answer_bytes(self, answer: Answer, close: bool) -> bytes:
+        """Status line, headers and body, as ``send_response`` and ``send_header`` write them."""
+        payload = json.dumps(answer.body).encode()
+        phrase = self.responses[answer.status][0] if answer.status in self.responses else ""
+        lines = [
+            f"{self.protocol_version} {answer.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(payload)}",
+            *(f"{name}: {value}" for name, value in answer.headers.items()),
+            *(["Connection: close"] if close else []),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict") + payload

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .exchange import Answer, IncomingRequest
+from .exchange import SENDING, Answer, AnswerDelivery, IncomingRequest
 
 
 def key_last4(key: str) -> str:
@@ -21,7 +22,13 @@ def mask_key(key: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """One request the fake answered (or dropped: status 0, answer None)."""
+    """One request the fake answered (or dropped: status 0, answer None).
+
+    It is recorded when it arrives, before a slow or trickled answer goes out; the
+    ``answer_*`` fields then say how sending ended (``exchange.SENDING`` until it has):
+    ``answer_finished_at`` is the ``time.time()`` of the last byte, the drop, the moment the
+    client was found gone or the server stopped, and ``answer_bytes_sent`` how much went out.
+    """
 
     method: str
     path: str
@@ -32,6 +39,9 @@ class ReceivedRequest:
     answer: dict[str, Any] | None
     received_at: float
     connection_id: int = 0  # same id = same TCP connection (proves keep-alive)
+    answer_outcome: str = SENDING  # or SENT, DROPPED, CLIENT_GONE, SERVER_STOPPED
+    answer_finished_at: float | None = None
+    answer_bytes_sent: int = 0
 
     def public_dict(self) -> dict[str, Any]:
         """JSON-ready view with every API key reduced to its last 4 characters."""
@@ -45,13 +55,17 @@ class ReceivedRequest:
             "answer": self.answer,
             "received_at": self.received_at,
             "connection_id": self.connection_id,
+            "answer_outcome": self.answer_outcome,
+            "answer_finished_at": self.answer_finished_at,
+            "answer_bytes_sent": self.answer_bytes_sent,
         }
 
     def accepted_objects(self, kind: str) -> list[Any]:
         """The objects of ``kind`` Braze would have applied from this request.
 
         A 201 applies all but the objects listed in its ``errors``; a 202 ("queued", which
-        Braze asks clients to treat as accepted) applies them all.
+        Braze asks clients to treat as accepted) applies them all. Whether the answer reached
+        the client does not matter: Braze applied the request before answering.
         """
         if self.status not in (201, 202) or not isinstance(self.body, dict):
             return []
@@ -90,9 +104,11 @@ class ReceivedRequests:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requests: list[ReceivedRequest] = []
+        self._keys = itertools.count(1)
+        self._requests: dict[int, ReceivedRequest] = {}  # by record key, in arrival order
 
-    def record(self, incoming: IncomingRequest, answer: Answer) -> None:
+    def record(self, incoming: IncomingRequest, answer: Answer) -> int:
+        """Record a request as it arrives; returns the key that ``finish`` takes."""
         request = ReceivedRequest(
             method=incoming.method,
             path=incoming.target,
@@ -105,11 +121,25 @@ class ReceivedRequests:
             connection_id=incoming.connection_id,
         )
         with self._lock:
-            self._requests.append(request)
+            key = next(self._keys)
+            self._requests[key] = request
+        return key
+
+    def finish(self, key: int, delivery: AnswerDelivery) -> None:
+        """Note how the answer's sending ended (nothing if the record was cleared meanwhile)."""
+        with self._lock:
+            request = self._requests.get(key)
+            if request is not None:
+                self._requests[key] = replace(
+                    request,
+                    answer_outcome=delivery.outcome,
+                    answer_finished_at=delivery.finished_at,
+                    answer_bytes_sent=delivery.bytes_sent,
+                )
 
     def all(self) -> list[ReceivedRequest]:
         with self._lock:
-            return list(self._requests)
+            return list(self._requests.values())
 
     def clear(self) -> int:
         """Forget every request; returns how many there were."""

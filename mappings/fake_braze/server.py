@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from . import rules
@@ -84,7 +86,7 @@ class FakeBraze:
         if server is None:
             return
         server.shutdown()
-        server.close_connections()
+        server.close_connections()  # ends waits and trickles too, and joins handler threads
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -135,5 +137,6 @@ class FakeBraze:
         if is_control_request(incoming):
             return control_answer(incoming, self._received, self._faults)
         answer = self._track.answer(incoming)
-        self._received.record(incoming, answer)
-        return answer
+        # Recorded on arrival, before a slow or trickled answer goes out: Braze has applied it.
+        record_key = self._received.record(incoming, answer)
+        return replace(answer, on_delivered=partial(self._received.finish, record_key))
