@@ -5,6 +5,9 @@ Two modes, chosen by ``APP_MODE``:
   endpoints allowed so the bundled fake Braze can be used.
 - ``production``: every secret must come from the environment; the process refuses to start
   without them, and the security settings pass ``manage.py check --deploy``.
+Settings that are present but cannot work (a bad Fernet key; in production a cache each process
+keeps to itself; a sync budget not below the lease) are refused by the system checks in
+``mappings/startup_checks.py``, which ``integration_admin/wsgi.py`` also runs at web start-up.
 Every variable is listed in ``.env.example`` and the README.
 """
 
@@ -31,7 +34,8 @@ if PRODUCTION:
     BRAZE_KEY_ENCRYPTION_KEYS = env.list("BRAZE_KEY_ENCRYPTION_KEYS")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
     DATABASES = {"default": env.db("DATABASE_URL")}
-    # Shared by every web process: rate limits and the replay guard of signed requests must be.
+    # Shared by every web process: rate limits and the replay guard of signed requests must be
+    # (locmem and dummy are refused, bridge.E002).
     CACHES = {"default": env.cache_url("CACHE_URL")}
 else:
     _local = local_secrets.load_or_create(BASE_DIR / "var" / "local-secrets.json")
@@ -176,7 +180,8 @@ BRAZE_READ_TIMEOUT_SECONDS = env.float("BRAZE_READ_TIMEOUT_SECONDS", default=10.
 BRAZE_ALLOW_LOOPBACK_ENDPOINTS = env.bool("BRAZE_ALLOW_LOOPBACK_ENDPOINTS", default=not PRODUCTION)
 
 # Delivery: the outbox, its workers, retries, batching and idempotency (see README "Delivery").
-# Sync mode waits this long for Braze before answering "queued".
+# Sync mode waits this long for Braze before answering "queued"; it must stay below
+# DELIVERY_LEASE_SECONDS (bridge.E003), or a worker could take back and resend a delivery in flight.
 DELIVERY_SYNC_BUDGET_SECONDS = env.float("DELIVERY_SYNC_BUDGET_SECONDS", default=5.0)
 # Objects per /users/track request: "total" across the three arrays (Braze's default) or
 # "per_array" (older contracts).

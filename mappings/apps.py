@@ -15,4 +15,7 @@ class MappingsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="mappings-roles")
-        from mappings import signals  # noqa: F401 - connects the receivers
+        from mappings import (
+            signals,  # noqa: F401 - connects the receivers
+            startup_checks,  # noqa: F401 - registers the system checks
+        )

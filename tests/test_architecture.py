@@ -17,7 +17,7 @@ APP = ROOT / "mappings"
 FLOORS = [
     # pure, no ORM, no I/O beyond their own concern
     ("mappings.engine", "mappings.platforms", "mappings.fake_braze", "mappings.encryption",
-     "mappings.braze_endpoints", "mappings.roles"),
+     "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks"),
     ("mappings.models",),
     ("mappings.delivery",),
     ("mappings.ingest",),
