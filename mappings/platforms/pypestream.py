@@ -1,0 +1,49 @@
+"""Pypestream action nodes: Python the solution deploys posts the conversation as JSON.
+
+Reads ``turn_id`` (or the ``X-Turn-Id`` header), ``session_id`` (or ``session.id``) as the
+session, ``text`` and ``language``; the parameters are the ``variables`` object's fields, or
+every other top-level field when there is none.
+
+Answers flat JSON with ``success``. Action nodes conventionally report ``"success": "true"`` or
+``"success": "error"`` as strings; ask for that form with ``?success_format=string`` (or the
+``X-Bridge-Success-Format: string`` header) and our ``success`` is that string. 200 on success,
+422 or 502 on failure.
+"""
+
+from collections.abc import Mapping
+
+from mappings.platforms import flat
+from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
+
+DIALECT = flat.Dialect(
+    platform_id="pypestream",
+    name="Pypestream",
+    session_fields=("session_id", "session.id"),
+    string_success=True,
+)
+
+
+class Pypestream:
+    platform_id = DIALECT.platform_id
+    # No published limit for an action node's calls; we answer as fast as for any person.
+    default_budget_seconds = 9.0
+
+    def parse(
+        self,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
+    ) -> PlatformRequest:
+        return flat.parse(DIALECT, body, content_type, headers, query)
+
+    def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
+        return flat.respond(DIALECT, outcome, request)
+
+    def refuse(
+        self, status: int, code: str, message: str, request: PlatformRequest | None = None
+    ) -> PlatformResponse:
+        return flat.refuse(status, code, message, request)
+
+
+ADAPTER = Pypestream()
