@@ -70,6 +70,14 @@ def test_the_log_pages_benchmark_fills_a_fresh_log_and_times_every_page(bench_da
     assert "| worst case: two filters that never match together |" in printed
 
 
+def test_the_insert_benchmark_writes_rows_three_ways_and_prints_their_ratios(bench_database):
+    printed = _run_smoke("bench/delivery_insert.py", DATABASE_URL=bench_database)
+
+    for way in ("ours (outbox.add)", "same statement, client-side binding", "save(force_insert"):
+        assert f"| {way}" in printed
+    assert "| 1.00x |" in printed
+
+
 def test_the_delivery_benchmark_drains_the_outbox_and_prints_its_ratio(bench_database):
     printed = _run_smoke("bench/delivery_drain.py", DATABASE_URL=bench_database)
 
