@@ -300,10 +300,26 @@ def _custom_set(max_length: int) -> Check:
         if isinstance(value, list):
             return array(value)
         if isinstance(value, dict):
+            _refuse_operation_shape(value)
             return _nested(value)
         return _scalar(value)
 
     return check
+
+
+# Braze reads a custom attribute's object value whose keys are only these as that operation
+# ({"inc": 1} increments; {"add": [...]} / {"remove": [...]} change an array), not as a nested
+# object: a conversation's answer shaped so would change the attribute in a way no row asked for.
+_OPERATION_KEYS = ({"inc"}, {"add", "remove"})
+
+
+def _refuse_operation_shape(value: dict) -> None:
+    if value and any(set(value) <= keys for keys in _OPERATION_KEYS):
+        names = ", ".join(sorted(value))
+        raise TransformError(
+            f"an object whose only keys are {names} would be read by Braze as an operation, "
+            "not stored as a nested object (use the increment/add/remove operation instead)"
+        )
 
 
 def _increment(value: Any) -> dict:
