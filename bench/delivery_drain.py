@@ -21,7 +21,6 @@ Prints medians and ratios, and rewrites its section of docs/benchmarks.md (unles
 import argparse
 import datetime
 import math
-import os
 import random
 import statistics
 import sys
@@ -30,9 +29,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
-os.environ.setdefault("DELIVERY_EMBEDDED_WORKER", "false")
-os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 import django  # noqa: E402
 
@@ -74,15 +70,12 @@ def clear_received(url: str) -> int:
 
 
 def setup_config(url: str):
-    from mappings.models import BrazeCredential, Environment, FieldMapping, MappingSet
+    from mappings.models import Environment, FieldMapping, MappingSet
 
     environment, _ = Environment.objects.update_or_create(
         name="bench", defaults={"rest_endpoint": url}
     )
-    credential = BrazeCredential.objects.filter(environment=environment).first()
-    credential = credential or BrazeCredential(environment=environment)
-    credential.set_api_key(API_KEY)
-    credential.save()
+    environment.store_api_key(API_KEY)
     mapping_set, _ = MappingSet.objects.update_or_create(
         slug="bench",
         defaults={"name": "Bench", "environment": environment, "identifier_source_path": "user.id"},
@@ -190,8 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     args = report.parse_args(parser, {"size": 300, "rounds": 1, "workers": 1}, argv)
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bridge_bench")
-    services.ensure_database(os.environ["DATABASE_URL"])
+    services.use_bench_settings("postgres://postgres@127.0.0.1:5432/bridge_bench")
     django.setup()
     from django.conf import settings
     from django.core.management import call_command

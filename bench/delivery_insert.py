@@ -17,7 +17,6 @@ Prints medians and ratios, and rewrites its section of docs/benchmarks.md (unles
 
 import argparse
 import datetime
-import os
 import statistics
 import sys
 import time
@@ -25,9 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
-os.environ.setdefault("DELIVERY_EMBEDDED_WORKER", "false")
-os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 import django  # noqa: E402
 
@@ -134,8 +130,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
     args = report.parse_args(parser, {"size": 50, "rounds": 1})
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE)
-    services.ensure_database(os.environ["DATABASE_URL"])
+    services.use_bench_settings(DEFAULT_DATABASE)
     django.setup()
     from django.core.management import call_command
 

@@ -14,6 +14,17 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def use_bench_settings(database_url: str) -> None:
+    """The environment a benchmark and the processes it starts run with, where the caller's own
+    environment says nothing: its database (created when missing), no embedded delivery thread
+    (it would take CPU from what is timed), and only errors in the log."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integration_admin.settings")
+    os.environ.setdefault("DELIVERY_EMBEDDED_WORKER", "false")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ.setdefault("DATABASE_URL", database_url)
+    ensure_database(os.environ["DATABASE_URL"])
+
+
 def ensure_database(url: str) -> None:
     """Creates the PostgreSQL database ``url`` names when it is missing (nothing for SQLite)."""
     import psycopg

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+from mappings.models import ApiClient, Environment, FieldMapping, MappingSet
 
 DEMO_SLUG = "pypestream-demo"
 # (source, target, required, transforms): nested paths, a human date, a local phone number,
@@ -47,10 +47,7 @@ def _mapping_set(braze_url: str, api_key: str) -> MappingSet:
     environment, _ = Environment.objects.update_or_create(
         name="sandbox", defaults={"rest_endpoint": braze_url}
     )
-    credential = BrazeCredential.objects.filter(environment=environment).first()
-    credential = credential or BrazeCredential(environment=environment)
-    credential.set_api_key(api_key)
-    credential.save()
+    environment.store_api_key(api_key)
     mapping_set, _ = MappingSet.objects.update_or_create(
         slug=DEMO_SLUG,
         defaults={

@@ -67,6 +67,14 @@ class Environment(TimestampedModel):
     def users_track_url(self) -> str:
         return f"{self.rest_endpoint}/users/track"
 
+    def store_api_key(self, api_key: str) -> "BrazeCredential":
+        """Set this environment's Braze REST key, replacing the one it had (encrypted at rest)."""
+        credential = BrazeCredential.objects.filter(environment=self).first()
+        credential = credential or BrazeCredential(environment=self)
+        credential.set_api_key(api_key)
+        credential.save()
+        return credential
+
 
 class BrazeCredential(TimestampedModel):
     """The REST API key of an environment, encrypted at rest; only its last 4 are ever shown."""
