@@ -14,11 +14,14 @@ import pytest
 
 from mappings.platforms import ADAPTERS
 from mappings.platforms.base import (
+    FORM,
     HUMAN_WAIT_CEILING_SECONDS,
+    JSON,
     OUTCOME_STATUSES,
     Adapter,
     Outcome,
     PlatformRequestError,
+    RawRequest,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,14 +31,13 @@ DEADLINES = {
     "dialogflow-cx": 5, "dialogflow-es": 5, "rasa": 300, "voiceflow": 20, "botpress": 60,
     "pypestream": None, "twilio-studio": 10, "lex-v2": None,
 }  # fmt: skip
-FORM = "application/x-www-form-urlencoded"
 FORM_SAMPLES = {"twilio-studio"}
 
 
-def _sample(platform: str) -> tuple[bytes, str]:
+def _sample(platform: str, **query: str) -> RawRequest:
     if platform in FORM_SAMPLES:
-        return (SAMPLES / platform / "request.txt").read_bytes(), FORM
-    return (SAMPLES / platform / "request.json").read_bytes(), "application/json"
+        return RawRequest((SAMPLES / platform / "request.txt").read_bytes(), FORM, query=query)
+    return RawRequest((SAMPLES / platform / "request.json").read_bytes(), JSON, query=query)
 
 
 def _outcome(status: str) -> Outcome:
@@ -69,10 +71,10 @@ def test_the_dialogflow_and_twilio_budgets_are_the_issues():
 @pytest.mark.parametrize("platform_id", sorted(DEADLINES))
 def test_each_sample_parses_to_the_same_conversation_with_a_bridge_block(platform_id):
     adapter = ADAPTERS[platform_id]
-    body, content_type = _sample(platform_id)
+    raw = _sample(platform_id)
 
-    first = adapter.parse(body, content_type, {})
-    again = adapter.parse(body, content_type, {})
+    first = adapter.parse(raw)
+    again = adapter.parse(raw)
     bridge = first.conversation["bridge"]
 
     assert again == first  # same bytes, same turn: the ingest compares repeats
@@ -88,7 +90,7 @@ def test_each_sample_parses_to_the_same_conversation_with_a_bridge_block(platfor
 @pytest.mark.parametrize("status", OUTCOME_STATUSES)
 def test_each_outcome_gets_a_json_answer(platform_id, status):
     adapter = ADAPTERS[platform_id]
-    request = adapter.parse(*_sample(platform_id), {}, {"messages": "1"})
+    request = adapter.parse(_sample(platform_id, messages="1"))
 
     response = adapter.respond(_outcome(status), request)
 
@@ -101,13 +103,13 @@ def test_each_outcome_gets_a_json_answer(platform_id, status):
 @pytest.mark.parametrize("platform_id", sorted(DEADLINES))
 def test_each_refuses_malformed_json_with_a_clear_message(platform_id):
     with pytest.raises(PlatformRequestError, match="not valid JSON"):
-        ADAPTERS[platform_id].parse(b'{"broken": ', "application/json", {})
+        ADAPTERS[platform_id].parse(RawRequest(b'{"broken": ', "application/json"))
 
 
 @pytest.mark.parametrize("platform_id", sorted(DEADLINES))
 def test_each_refusal_keeps_the_status_the_api_chose(platform_id):
     adapter = ADAPTERS[platform_id]
-    request = adapter.parse(*_sample(platform_id), {})
+    request = adapter.parse(_sample(platform_id))
 
     for given in (None, request):
         response = adapter.refuse(503, "service_unavailable", "Try again shortly", given)

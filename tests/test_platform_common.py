@@ -5,7 +5,13 @@ import json
 import pytest
 
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformRequestError, PlatformResponse
+from mappings.platforms.base import (
+    JSON,
+    Outcome,
+    PlatformRequestError,
+    PlatformResponse,
+    RawRequest,
+)
 
 
 def test_an_outcome_with_an_unknown_status_is_refused():
@@ -71,11 +77,12 @@ def test_parameters_leave_out_nulls_blanks_absent_words_and_our_own_values():
 
 
 def test_options_come_from_the_query_or_a_header():
-    assert common.read_options({"messages": "1"}, {}) == {"messages": "1"}
-    assert common.read_options({}, {"X-Bridge-Success-Format": "String"}) == {
-        "success_format": "string"
-    }
-    assert common.read_options({"messages": "no", "success_format": "bool"}, {}) == {}
+    def options(query, headers):
+        return common.read_options(RawRequest(b"", JSON, headers, query))
+
+    assert options({"messages": "1"}, {}) == {"messages": "1"}
+    assert options({}, {"X-Bridge-Success-Format": "String"}) == {"success_format": "string"}
+    assert options({"messages": "no", "success_format": "bool"}, {}) == {}
 
 
 def test_problem_lines_never_show_the_value():

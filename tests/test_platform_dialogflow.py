@@ -13,7 +13,7 @@ from google.cloud.dialogflow_v2.types import WebhookResponse as EsResponse
 from google.cloud.dialogflowcx_v3.types import WebhookRequest as CxRequest
 from google.cloud.dialogflowcx_v3.types import WebhookResponse as CxResponse
 
-from mappings.platforms.base import Outcome, PlatformRequestError
+from mappings.platforms.base import Outcome, PlatformRequestError, RawRequest
 from mappings.platforms.dialogflow_cx import ADAPTER as CX
 from mappings.platforms.dialogflow_es import ADAPTER as ES
 
@@ -42,7 +42,7 @@ def test_the_cx_sample_is_a_webhook_request_by_googles_own_types():
 
 
 def test_cx_parse_keeps_the_request_and_adds_a_bridge_block():
-    request = CX.parse(CX_SAMPLE, "application/json", {})
+    request = CX.parse(RawRequest(CX_SAMPLE, "application/json"))
     bridge = request.conversation["bridge"]
 
     assert request.conversation["sessionInfo"]["parameters"]["date-of-birth"] == {
@@ -57,10 +57,10 @@ def test_cx_parse_keeps_the_request_and_adds_a_bridge_block():
 
 
 def test_cx_turn_is_the_detect_intent_response_id_with_the_webhook_tag():
-    first = CX.parse(CX_SAMPLE, "application/json", {})
-    again = CX.parse(CX_SAMPLE, "application/json", {})
+    first = CX.parse(RawRequest(CX_SAMPLE, "application/json"))
+    again = CX.parse(RawRequest(CX_SAMPLE, "application/json"))
     next_turn = CX.parse(
-        _edited(CX_SAMPLE, lambda r: r.update(detectIntentResponseId="9d0e1f2a")), "", {}
+        RawRequest(_edited(CX_SAMPLE, lambda r: r.update(detectIntentResponseId="9d0e1f2a")))
     )
 
     assert first.turn_id == "8b6d2a7e-4c1f-4e8a-9f62-3d2b1c0e5a91:sync-braze-profile"
@@ -75,7 +75,8 @@ def test_cx_date_time_objects_read_as_iso_and_odd_dates_stay_objects():
             "odd": {"year": 1990.5, "month": 4, "day": 12},
         }
 
-    parameters = CX.parse(_edited(CX_SAMPLE, dates), "", {}).conversation["bridge"]["parameters"]
+    request = CX.parse(RawRequest(_edited(CX_SAMPLE, dates)))
+    parameters = request.conversation["bridge"]["parameters"]
 
     assert parameters["when"] == "2026-11-20T09:05:00"
     assert parameters["odd"] == {"year": 1990.5, "month": 4, "day": 12}
@@ -91,7 +92,7 @@ def test_cx_date_time_objects_read_as_iso_and_odd_dates_stay_objects():
 )
 def test_cx_requests_without_their_structure_are_refused_naming_the_field(change, field):
     with pytest.raises(PlatformRequestError, match=field.replace(".", r"\.")):
-        CX.parse(_edited(CX_SAMPLE, change), "application/json", {})
+        CX.parse(RawRequest(_edited(CX_SAMPLE, change), "application/json"))
 
 
 CX_STATUS = {"delivered": 200, "queued": 200, "accepted": 200, "failed": 502, "rejected": 400}
@@ -99,7 +100,7 @@ CX_STATUS = {"delivered": 200, "queued": 200, "accepted": 200, "failed": 502, "r
 
 @pytest.mark.parametrize(("status", "http"), sorted(CX_STATUS.items()))
 def test_cx_answers_every_outcome_as_a_webhook_response_with_a_real_status(status, http):
-    request = CX.parse(CX_SAMPLE, "application/json", {}, {"messages": "1"})
+    request = CX.parse(RawRequest(CX_SAMPLE, "application/json", query={"messages": "1"}))
 
     response = CX.respond(OUTCOMES[status], request)
     parameters = response.body["sessionInfo"]["parameters"]
@@ -113,7 +114,7 @@ def test_cx_answers_every_outcome_as_a_webhook_response_with_a_real_status(statu
 
 
 def test_cx_adds_no_message_for_the_user_unless_asked():
-    response = CX.respond(OUTCOMES["delivered"], CX.parse(CX_SAMPLE, "", {}))
+    response = CX.respond(OUTCOMES["delivered"], CX.parse(RawRequest(CX_SAMPLE)))
 
     assert "fulfillmentResponse" not in response.body
 
@@ -121,7 +122,7 @@ def test_cx_adds_no_message_for_the_user_unless_asked():
 def test_cx_answers_never_exceed_64_kib_however_many_problems():
     problem = {**PROBLEM, "reason": "é" * 400}
     outcome = Outcome("delivered", True, "d-1", 201, problems=(problem,) * 5000)
-    request = CX.parse(CX_SAMPLE, "", {}, {"messages": "1"})
+    request = CX.parse(RawRequest(CX_SAMPLE, query={"messages": "1"}))
 
     response = CX.respond(outcome, request)
     parameters = response.body["sessionInfo"]["parameters"]
@@ -138,7 +139,7 @@ def test_the_es_sample_is_a_webhook_request_by_googles_own_types():
 
 
 def test_es_parameters_merge_contexts_under_the_intents_own():
-    request = ES.parse(ES_SAMPLE, "application/json", {})
+    request = ES.parse(RawRequest(ES_SAMPLE, "application/json"))
     parameters = request.conversation["bridge"]["parameters"]
 
     assert parameters["given-name"] == "  Ana Luíza "  # from the profile context
@@ -153,12 +154,12 @@ def test_es_parameters_merge_contexts_under_the_intents_own():
 @pytest.mark.parametrize("field", ["responseId", "session", "queryResult"])
 def test_es_requests_without_their_structure_are_refused_naming_the_field(field):
     with pytest.raises(PlatformRequestError, match=field):
-        ES.parse(_edited(ES_SAMPLE, lambda r: r.pop(field)), "application/json", {})
+        ES.parse(RawRequest(_edited(ES_SAMPLE, lambda r: r.pop(field)), "application/json"))
 
 
 @pytest.mark.parametrize("status", sorted(OUTCOMES))
 def test_es_answers_every_outcome_with_contexts_the_agent_can_branch_on(status):
-    request = ES.parse(ES_SAMPLE, "application/json", {})
+    request = ES.parse(RawRequest(ES_SAMPLE, "application/json"))
     session = json.loads(ES_SAMPLE)["session"]
 
     response = ES.respond(OUTCOMES[status], request)
@@ -176,7 +177,7 @@ def test_es_answers_every_outcome_with_contexts_the_agent_can_branch_on(status):
 
 
 def test_es_sets_the_fulfillment_text_when_asked():
-    request = ES.parse(ES_SAMPLE, "application/json", {"X-Bridge-Messages": "1"})
+    request = ES.parse(RawRequest(ES_SAMPLE, "application/json", {"X-Bridge-Messages": "1"}))
 
     response = ES.respond(OUTCOMES["rejected"], request)
 

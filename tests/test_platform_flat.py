@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from mappings.platforms.base import Outcome, PlatformRequestError
+from mappings.platforms.base import Outcome, PlatformRequestError, RawRequest
 from mappings.platforms.botpress import ADAPTER as BOTPRESS
 from mappings.platforms.pypestream import ADAPTER as PYPESTREAM
 from mappings.platforms.twilio_studio import ADAPTER as TWILIO
@@ -33,7 +33,7 @@ def _sample(platform: str, name: str = "request.json") -> bytes:
 
 
 def test_voiceflow_keeps_its_strings_but_leaves_unset_values_out_of_the_parameters():
-    request = VOICEFLOW.parse(_sample("voiceflow"), "application/json", {})
+    request = VOICEFLOW.parse(RawRequest(_sample("voiceflow"), "application/json"))
     parameters = request.conversation["bridge"]["parameters"]
 
     assert request.conversation["nickname"] == "null"  # the raw part stays as sent
@@ -48,8 +48,8 @@ def test_voiceflow_keeps_its_strings_but_leaves_unset_values_out_of_the_paramete
 
 
 def test_voiceflow_variables_object_and_url_encoded_bodies_are_read_too():
-    nested = VOICEFLOW.parse(b'{"variables": {"email": "a@b.co", "age": "undefined"}}', "", {})
-    form = VOICEFLOW.parse(b"email=a%40b.co&age=null&user_id=u-1", FORM, {})
+    nested = VOICEFLOW.parse(RawRequest(b'{"variables": {"email": "a@b.co", "age": "undefined"}}'))
+    form = VOICEFLOW.parse(RawRequest(b"email=a%40b.co&age=null&user_id=u-1", FORM))
 
     assert nested.conversation["bridge"]["parameters"] == {"email": "a@b.co"}
     assert form.conversation["bridge"]["parameters"] == {"email": "a@b.co", "user_id": "u-1"}
@@ -57,7 +57,7 @@ def test_voiceflow_variables_object_and_url_encoded_bodies_are_read_too():
 
 
 def test_botpress_parameters_are_the_users_overlaid_by_the_workflows():
-    request = BOTPRESS.parse(_sample("botpress"), "application/json", {})
+    request = BOTPRESS.parse(RawRequest(_sample("botpress"), "application/json"))
     parameters = request.conversation["bridge"]["parameters"]
 
     assert parameters["firstName"] == " Lucía " and parameters["plan"] == "gold"
@@ -69,7 +69,7 @@ def test_botpress_parameters_are_the_users_overlaid_by_the_workflows():
 
 
 def test_pypestream_reads_its_variables_and_session():
-    request = PYPESTREAM.parse(_sample("pypestream"), "application/json", {})
+    request = PYPESTREAM.parse(RawRequest(_sample("pypestream"), "application/json"))
 
     assert request.conversation["bridge"]["parameters"]["email"] == " Ana.Souza@Example.com "
     assert request.conversation["session"]["channel"] == "web"
@@ -78,14 +78,16 @@ def test_pypestream_reads_its_variables_and_session():
 
 
 def test_pypestream_session_falls_back_to_the_session_object():
-    request = PYPESTREAM.parse(b'{"session": {"id": "ps-1"}, "email": "a@b.co"}', "", {})
+    request = PYPESTREAM.parse(RawRequest(b'{"session": {"id": "ps-1"}, "email": "a@b.co"}'))
 
     assert request.session_id == "ps-1"
     assert request.conversation["bridge"]["parameters"]["email"] == "a@b.co"
 
 
 def test_twilio_reads_the_default_form_encoded_body():
-    request = TWILIO.parse(_sample("twilio-studio", "request.txt"), FORM + "; charset=UTF-8", {})
+    request = TWILIO.parse(
+        RawRequest(_sample("twilio-studio", "request.txt"), FORM + "; charset=UTF-8")
+    )
     bridge = request.conversation["bridge"]
 
     assert bridge["parameters"]["first_name"] == " Siân "
@@ -101,39 +103,41 @@ def test_twilio_json_bodies_give_the_same_parameters_as_the_form():
     form = _sample("twilio-studio", "request.txt")
     as_json = json.dumps(dict(parse_qsl(form.decode(), keep_blank_values=True))).encode()
 
-    from_form = TWILIO.parse(form, FORM, {})
-    from_json = TWILIO.parse(as_json, "application/json", {})
+    from_form = TWILIO.parse(RawRequest(form, FORM))
+    from_json = TWILIO.parse(RawRequest(as_json, "application/json"))
 
     assert from_json.conversation["bridge"] == from_form.conversation["bridge"]
 
 
 def test_the_turn_header_wins_over_the_body_field():
-    request = TWILIO.parse(b"turn_id=body-1&email=a%40b.co", FORM, {"x-turn-id": "hdr-1"})
+    request = TWILIO.parse(
+        RawRequest(b"turn_id=body-1&email=a%40b.co", FORM, {"x-turn-id": "hdr-1"})
+    )
 
     assert request.turn_id == "hdr-1"
 
 
 def test_without_a_turn_id_there_is_no_turn():
-    assert BOTPRESS.parse(b'{"email": "a@b.co"}', "application/json", {}).turn_id is None
+    assert BOTPRESS.parse(RawRequest(b'{"email": "a@b.co"}', "application/json")).turn_id is None
 
 
 @pytest.mark.parametrize("adapter", FLAT, ids=lambda a: a.platform_id)
 def test_malformed_bodies_are_refused_with_a_clear_message(adapter):
     with pytest.raises(PlatformRequestError, match="not valid JSON"):
-        adapter.parse(b'{"email": ', "application/json", {})
+        adapter.parse(RawRequest(b'{"email": ', "application/json"))
     with pytest.raises(PlatformRequestError, match="must be a JSON object"):
-        adapter.parse(b'"just text"', "application/json", {})
+        adapter.parse(RawRequest(b'"just text"', "application/json"))
 
 
 def test_multipart_bodies_are_refused_naming_the_types_we_read():
     with pytest.raises(PlatformRequestError, match="application/x-www-form-urlencoded"):
-        VOICEFLOW.parse(b"--b\r\n", "multipart/form-data; boundary=b", {})
+        VOICEFLOW.parse(RawRequest(b"--b\r\n", "multipart/form-data; boundary=b"))
 
 
 @pytest.mark.parametrize("adapter", FLAT, ids=lambda a: a.platform_id)
 @pytest.mark.parametrize("status", sorted(OUTCOMES))
 def test_every_outcome_is_a_flat_answer_with_a_status_the_flow_can_branch_on(adapter, status):
-    request = adapter.parse(b'{"turn_id": "t-1"}', "application/json", {})
+    request = adapter.parse(RawRequest(b'{"turn_id": "t-1"}', "application/json"))
 
     response = adapter.respond(OUTCOMES[status], request)
 
@@ -146,7 +150,7 @@ def test_every_outcome_is_a_flat_answer_with_a_status_the_flow_can_branch_on(ada
 
 
 def test_a_flat_answer_leaves_out_what_it_does_not_know():
-    request = VOICEFLOW.parse(b"{}", "application/json", {})
+    request = VOICEFLOW.parse(RawRequest(b"{}", "application/json"))
 
     body = VOICEFLOW.respond(OUTCOMES["queued"], request).body
 
@@ -154,7 +158,7 @@ def test_a_flat_answer_leaves_out_what_it_does_not_know():
 
 
 def test_a_rejection_lists_the_problems_and_missing_fields_as_text():
-    request = TWILIO.parse(b"", FORM, {})
+    request = TWILIO.parse(RawRequest(b"", FORM))
 
     body = TWILIO.respond(OUTCOMES["rejected"], request).body
 
@@ -168,7 +172,9 @@ def test_a_rejection_lists_the_problems_and_missing_fields_as_text():
     [({"success_format": "string"}, {}), ({}, {"X-Bridge-Success-Format": "string"})],
 )
 def test_pypestream_answers_true_or_error_strings_when_asked(query, headers):
-    request = PYPESTREAM.parse(_sample("pypestream"), "application/json", headers, query)
+    request = PYPESTREAM.parse(
+        RawRequest(_sample("pypestream"), "application/json", headers, query)
+    )
 
     assert PYPESTREAM.respond(OUTCOMES["delivered"], request).body["success"] == "true"
     assert PYPESTREAM.respond(OUTCOMES["failed"], request).body["success"] == "error"
@@ -176,7 +182,9 @@ def test_pypestream_answers_true_or_error_strings_when_asked(query, headers):
 
 
 def test_only_pypestream_takes_the_string_success_option():
-    request = BOTPRESS.parse(b"{}", "application/json", {}, {"success_format": "string"})
+    request = BOTPRESS.parse(
+        RawRequest(b"{}", "application/json", query={"success_format": "string"})
+    )
 
     assert BOTPRESS.respond(OUTCOMES["delivered"], request).body["success"] is True
 

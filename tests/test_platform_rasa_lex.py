@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mappings.platforms.base import Outcome, PlatformRequestError
+from mappings.platforms.base import Outcome, PlatformRequestError, RawRequest
 from mappings.platforms.lex_v2 import ADAPTER as LEX
 from mappings.platforms.rasa import ADAPTER as RASA
 from mappings.platforms.rasa import local_date
@@ -29,7 +29,7 @@ def _edited(sample: bytes, change) -> bytes:
 
 
 def test_rasa_parse_reads_slots_with_duckling_dates_as_the_users_local_date():
-    request = RASA.parse(RASA_SAMPLE, "application/json", {})
+    request = RASA.parse(RawRequest(RASA_SAMPLE, "application/json"))
     bridge = request.conversation["bridge"]
 
     # 00:00 on 12 April at +01:00 is 23:00 on 11 April in UTC: the birthday is the 12th.
@@ -59,13 +59,13 @@ def test_a_duckling_day_is_the_local_date_and_anything_else_stays(value, expecte
 
 
 def test_rasa_turn_is_the_sender_the_latest_message_and_the_action():
-    first = RASA.parse(RASA_SAMPLE, "application/json", {})
-    again = RASA.parse(RASA_SAMPLE, "application/json", {})
+    first = RASA.parse(RawRequest(RASA_SAMPLE, "application/json"))
+    again = RASA.parse(RawRequest(RASA_SAMPLE, "application/json"))
 
     def next_message(request):
         request["tracker"]["latest_message"]["message_id"] = "5d3f9a2b"
 
-    next_turn = RASA.parse(_edited(RASA_SAMPLE, next_message), "application/json", {})
+    next_turn = RASA.parse(RawRequest(_edited(RASA_SAMPLE, next_message), "application/json"))
 
     assert first.turn_id == (
         "4c2e8f1a9b7d4e3f8a6c5b2d1e0f9a87:whatsapp:+351912345678:action_sync_braze_profile"
@@ -80,7 +80,7 @@ def test_rasa_turn_falls_back_to_the_time_of_the_latest_user_event():
         for event in request["tracker"]["events"]:
             event.pop("message_id", None)
 
-    request = RASA.parse(_edited(RASA_SAMPLE, without_ids), "application/json", {})
+    request = RASA.parse(RawRequest(_edited(RASA_SAMPLE, without_ids), "application/json"))
 
     assert request.turn_id.startswith("1763633564.301:")
 
@@ -96,12 +96,12 @@ def test_rasa_turn_falls_back_to_the_time_of_the_latest_user_event():
 )
 def test_rasa_requests_without_their_structure_are_refused_naming_the_field(change, field):
     with pytest.raises(PlatformRequestError, match=field.replace(".", r"\.")):
-        RASA.parse(_edited(RASA_SAMPLE, change), "application/json", {})
+        RASA.parse(RawRequest(_edited(RASA_SAMPLE, change), "application/json"))
 
 
 @pytest.mark.parametrize("status", ["delivered", "queued", "accepted"])
 def test_rasa_answers_success_with_slot_events(status):
-    request = RASA.parse(RASA_SAMPLE, "application/json", {})
+    request = RASA.parse(RawRequest(RASA_SAMPLE, "application/json"))
 
     response = RASA.respond(OUTCOMES[status], request)
     slots = {event["name"]: event["value"] for event in response.body["events"]}
@@ -114,7 +114,7 @@ def test_rasa_answers_success_with_slot_events(status):
 
 @pytest.mark.parametrize("status", ["failed", "rejected"])
 def test_rasa_answers_failure_as_a_rejected_action_the_story_can_handle(status):
-    request = RASA.parse(RASA_SAMPLE, "application/json", {})
+    request = RASA.parse(RawRequest(RASA_SAMPLE, "application/json"))
 
     response = RASA.respond(OUTCOMES[status], request)
 
@@ -127,7 +127,7 @@ def test_rasa_sets_only_the_slots_the_domain_declares_and_says_so_when_asked():
     def fewer_slots(request):
         del request["domain"]["slots"]["braze_delivery_id"]
 
-    request = RASA.parse(_edited(RASA_SAMPLE, fewer_slots), "", {}, {"messages": "1"})
+    request = RASA.parse(RawRequest(_edited(RASA_SAMPLE, fewer_slots), query={"messages": "1"}))
 
     response = RASA.respond(OUTCOMES["delivered"], request)
 
@@ -136,7 +136,7 @@ def test_rasa_sets_only_the_slots_the_domain_declares_and_says_so_when_asked():
 
 
 def test_lex_parse_reads_interpreted_slot_values_over_session_attributes():
-    request = LEX.parse(LEX_SAMPLE, "application/json", {})
+    request = LEX.parse(RawRequest(LEX_SAMPLE, "application/json"))
     parameters = request.conversation["bridge"]["parameters"]
 
     assert parameters["FirstName"] == "Ana Luíza"
@@ -150,12 +150,12 @@ def test_lex_parse_reads_interpreted_slot_values_over_session_attributes():
 
 
 def test_lex_turn_is_the_originating_request_with_the_session_and_invocation():
-    fulfillment = LEX.parse(LEX_SAMPLE, "application/json", {})
+    fulfillment = LEX.parse(RawRequest(LEX_SAMPLE, "application/json"))
     dialog = LEX.parse(
-        _edited(LEX_SAMPLE, lambda e: e.update(invocationSource="DialogCodeHook")), "", {}
+        RawRequest(_edited(LEX_SAMPLE, lambda e: e.update(invocationSource="DialogCodeHook")))
     )
     no_id = LEX.parse(
-        _edited(LEX_SAMPLE, lambda e: e["sessionState"].pop("originatingRequestId")), "", {}
+        RawRequest(_edited(LEX_SAMPLE, lambda e: e["sessionState"].pop("originatingRequestId")))
     )
 
     assert fulfillment.turn_id == (
@@ -171,7 +171,7 @@ def test_lex_composite_slots_read_as_objects():
             "City": {"shape": "Scalar", "value": {"interpretedValue": "São Paulo"}},
             "Zip": None}}}  # fmt: skip
 
-    request = LEX.parse(_edited(LEX_SAMPLE, composite), "application/json", {})
+    request = LEX.parse(RawRequest(_edited(LEX_SAMPLE, composite), "application/json"))
 
     assert request.conversation["bridge"]["parameters"]["Address"] == {"City": "São Paulo"}
 
@@ -186,12 +186,12 @@ def test_lex_composite_slots_read_as_objects():
 )
 def test_lex_events_without_their_structure_are_refused_naming_the_field(change, field):
     with pytest.raises(PlatformRequestError, match=field.replace(".", r"\.")):
-        LEX.parse(_edited(LEX_SAMPLE, change), "application/json", {})
+        LEX.parse(RawRequest(_edited(LEX_SAMPLE, change), "application/json"))
 
 
 @pytest.mark.parametrize("status", sorted(OUTCOMES))
 def test_lex_fulfillment_closes_the_intent_with_string_attributes(status):
-    request = LEX.parse(LEX_SAMPLE, "application/json", {})
+    request = LEX.parse(RawRequest(LEX_SAMPLE, "application/json"))
 
     response = LEX.respond(OUTCOMES[status], request)
     state = response.body["sessionState"]
@@ -208,7 +208,7 @@ def test_lex_fulfillment_closes_the_intent_with_string_attributes(status):
 
 def test_lex_dialog_hook_delegates_and_keeps_the_intent_state():
     event = _edited(LEX_SAMPLE, lambda e: e.update(invocationSource="DialogCodeHook"))
-    request = LEX.parse(event, "application/json", {}, {"messages": "1"})
+    request = LEX.parse(RawRequest(event, "application/json", query={"messages": "1"}))
 
     response = LEX.respond(OUTCOMES["rejected"], request)
 
@@ -220,7 +220,7 @@ def test_lex_dialog_hook_delegates_and_keeps_the_intent_state():
 
 
 def test_lex_refusals_with_an_event_still_give_lex_a_response():
-    request = LEX.parse(LEX_SAMPLE, "application/json", {})
+    request = LEX.parse(RawRequest(LEX_SAMPLE, "application/json"))
 
     response = LEX.refuse(429, "rate_limited", "Too many requests", request)
 

@@ -3,9 +3,10 @@
 Types only: the helpers the adapters share are in ``common``. An adapter's life is two calls the
 API makes around one ingest:
 
-    request = adapter.parse(body, content_type, headers, query)   # may raise PlatformRequestError
+    raw = RawRequest(body, content_type, headers, query)
+    request = adapter.parse(raw)                  # may raise PlatformRequestError
     ... ingest request.conversation, idempotent on request.turn_id, within the adapter's budget ...
-    response = adapter.respond(outcome, request)                  # the platform's own dialect
+    response = adapter.respond(outcome, request)  # the platform's own dialect
 
 and ``adapter.refuse(status, code, message, request)`` for an answer with no outcome (a bad token,
 a rate limit, the database down): the same status the ingest API gives, in the platform's shape.
@@ -30,6 +31,16 @@ HUMAN_WAIT_CEILING_SECONDS = 9.0
 
 class PlatformRequestError(ValueError):
     """The platform's request cannot be read; the message says what is wrong (a 400 answer)."""
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """One platform call as it arrived: the parts of the HTTP request an adapter reads."""
+
+    body: bytes
+    content_type: str = ""  # the Content-Type header as sent, parameters and all
+    headers: Mapping[str, str] = field(default_factory=dict)  # names in any case
+    query: Mapping[str, str] = field(default_factory=dict)  # the query string's parameters
 
 
 @dataclass(frozen=True)
@@ -89,13 +100,7 @@ class Adapter(Protocol):
     platform_id: str  # the route's <platform>: "dialogflow-cx", "rasa", ...
     default_budget_seconds: float  # sync budget, under the platform's own deadline
 
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest: ...
+    def parse(self, raw: RawRequest) -> PlatformRequest: ...
 
     def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse: ...
 

@@ -10,10 +10,7 @@ Answers flat JSON with ``success``; 200 on success, 422 or 502 on failure (axios
 non-2xx answer, so the card's catch or error path handles it; ``validateStatus`` can keep it).
 """
 
-from collections.abc import Mapping
-
 from mappings.platforms import flat
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
 
 DIALECT = flat.Dialect(
     platform_id="botpress",
@@ -23,28 +20,5 @@ DIALECT = flat.Dialect(
     parameter_objects=("user", "variables"),
 )
 
-
-class Botpress:
-    platform_id = DIALECT.platform_id
-    # Botpress Cloud gives a bot 60 s to process a message or event.
-    default_budget_seconds = 9.0
-
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        return flat.parse(DIALECT, body, content_type, headers, query)
-
-    def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
-        return flat.respond(DIALECT, outcome, request)
-
-    def refuse(
-        self, status: int, code: str, message: str, request: PlatformRequest | None = None
-    ) -> PlatformResponse:
-        return flat.refuse(status, code, message, request)
-
-
-ADAPTER = Botpress()
+# Botpress Cloud gives a bot 60 s to process a message or event.
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)

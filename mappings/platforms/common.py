@@ -2,6 +2,7 @@
 
 Pure functions over plain data: no clock, no I/O, so the same bytes always give the same
 conversation (the ingest's idempotency compares a repeat's conversation with the first one's).
+``ApiErrorRefusal`` is the ``refuse`` of the adapters whose platform has no error dialect.
 """
 
 import hashlib
@@ -10,7 +11,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from mappings.platforms.base import Outcome, PlatformRequestError, PlatformResponse
+from mappings.platforms.base import (
+    Outcome,
+    PlatformRequest,
+    PlatformRequestError,
+    PlatformResponse,
+    RawRequest,
+)
 
 OWN_PREFIX = "braze_"  # the values we write back to a platform; never read back as facts
 _MAX_TURN_ID = 200  # the ingest's Idempotency-Key allows 255 characters
@@ -77,12 +84,27 @@ def dig(value: Any, *keys: str) -> Any:
     return value
 
 
+def missing_field(
+    platform: str, path: str, kind: str = "request", how: str = "missing"
+) -> PlatformRequestError:
+    """``This is not a <platform> <kind>: `<path>` is missing``: a field that makes it one."""
+    return PlatformRequestError(f"This is not a {platform} {kind}: `{path}` is {how}")
+
+
 def required_text(request: Mapping[str, Any], platform: str, *keys: str) -> str:
     value = dig(request, *keys)
     if not isinstance(value, str) or not value.strip():
-        raise PlatformRequestError(
-            f"This is not a {platform} request: `{'.'.join(keys)}` is missing or empty"
-        )
+        raise missing_field(platform, ".".join(keys), how="missing or empty")
+    return value
+
+
+def required_object(
+    request: Mapping[str, Any], platform: str, *keys: str, kind: str = "request"
+) -> Mapping[str, Any]:
+    """``optional_object``, but missing or empty is not this platform's ``kind`` of request."""
+    value = optional_object(request, platform, *keys)
+    if not value:
+        raise missing_field(platform, ".".join(keys), kind)
     return value
 
 
@@ -167,14 +189,15 @@ def turn_key(*parts: Any) -> str | None:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def read_options(query: Mapping[str, str] | None, headers: Mapping[str, str]) -> dict[str, str]:
+def read_options(raw: RawRequest) -> dict[str, str]:
     """Parse-time options: ``?messages=1`` and ``?success_format=string`` (or their headers)."""
-    query = query or {}
     options = {}
-    messages = query.get("messages") or header(headers, "X-Bridge-Messages")
+    messages = raw.query.get("messages") or header(raw.headers, "X-Bridge-Messages")
     if messages and messages.strip().lower() in _TRUTHY:
         options["messages"] = "1"
-    success_format = query.get("success_format") or header(headers, "X-Bridge-Success-Format")
+    success_format = raw.query.get("success_format") or header(
+        raw.headers, "X-Bridge-Success-Format"
+    )
     if success_format and success_format.strip().lower() == "string":
         options["success_format"] = "string"
     return options
@@ -229,6 +252,28 @@ def fit(
     return body if size(body) <= limit else build([], "")
 
 
-def error_response(status: int, code: str, message: str) -> PlatformResponse:
-    """The ingest API's error shape, for platforms with no error dialect of their own."""
-    return PlatformResponse(status, {"success": False, "error": {"code": code, "message": message}})
+def platform_request(
+    raw: RawRequest,
+    document: Mapping[str, Any],
+    block: Mapping[str, Any],
+    reply_context: Mapping[str, Any] | None = None,
+) -> PlatformRequest:
+    """The request read: the platform's document plus its ``bridge`` block (whose turn and
+    session it carries) and the options the raw request asks for."""
+    return PlatformRequest(
+        {**document, "bridge": block},
+        block["turn_id"],
+        block["session"],
+        read_options(raw),
+        reply_context or {},
+    )
+
+
+class ApiErrorRefusal:
+    """``refuse`` for platforms with no error dialect of their own: the ingest API's error shape."""
+
+    def refuse(
+        self, status: int, code: str, message: str, request: PlatformRequest | None = None
+    ) -> PlatformResponse:
+        body = {"success": False, "error": {"code": code, "message": message}}
+        return PlatformResponse(status, body)

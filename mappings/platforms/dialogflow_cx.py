@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
+from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse, RawRequest
 
 PLATFORM = "Dialogflow CX"
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -27,18 +27,13 @@ _DATE_KEYS = {"year", "month", "day"}
 _TIME_KEYS = {"hours", "minutes", "seconds", "nanos"}
 
 
-class DialogflowCx:
+class DialogflowCx(common.ApiErrorRefusal):
+    # Refusals: CX reads no body from a failed call, only its status; the body is for the logs.
     platform_id = "dialogflow-cx"
     default_budget_seconds = 4.5  # CX's webhook timeout defaults to 5 s
 
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        request = common.json_object(body, PLATFORM)
+    def parse(self, raw: RawRequest) -> PlatformRequest:
+        request = common.json_object(raw.body, PLATFORM)
         response_id = common.required_text(request, PLATFORM, "detectIntentResponseId")
         session = common.required_text(request, PLATFORM, "sessionInfo", "session")
         parameters = common.optional_object(request, PLATFORM, "sessionInfo", "parameters")
@@ -52,12 +47,7 @@ class DialogflowCx:
             request.get("text") or request.get("transcript"),
             request.get("languageCode"),
         )
-        return PlatformRequest(
-            {**request, "bridge": block},
-            turn_id,
-            session_id,
-            common.read_options(query, headers),
-        )
+        return common.platform_request(raw, request, block)
 
     def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
         wants_text = "messages" in request.options
@@ -69,15 +59,20 @@ class DialogflowCx:
         body = common.fit(build, common.problem_lines(outcome), text, MAX_RESPONSE_BYTES)
         return PlatformResponse(_FAILURE_STATUS.get(outcome.status, 200), body)
 
-    def refuse(
-        self, status: int, code: str, message: str, request: PlatformRequest | None = None
-    ) -> PlatformResponse:
-        # CX reads no body from a failed call, only its status; the body is for the logs.
-        return common.error_response(status, code, message)
-
 
 def _webhook_response(outcome: Outcome, lines: list[str], text: str) -> dict[str, Any]:
-    parameters = {
+    body: dict[str, Any] = {"sessionInfo": {"parameters": outcome_parameters(outcome, lines)}}
+    if text:
+        body["fulfillmentResponse"] = {
+            "messages": [{"text": {"text": [text]}}],
+            "mergeBehavior": "APPEND",
+        }
+    return body
+
+
+def outcome_parameters(outcome: Outcome, lines: list[str]) -> dict[str, Any]:
+    """The parameters a Dialogflow agent branches on (CX's session, ES's ``braze`` context)."""
+    return {
         "braze_synced": outcome.success,
         "braze_status": outcome.status,
         "braze_delivery_id": outcome.delivery_id,
@@ -85,13 +80,6 @@ def _webhook_response(outcome: Outcome, lines: list[str], text: str) -> dict[str
         "braze_problem_count": len(outcome.problems),
         "braze_missing": list(outcome.missing),
     }
-    body: dict[str, Any] = {"sessionInfo": {"parameters": parameters}}
-    if text:
-        body["fulfillmentResponse"] = {
-            "messages": [{"text": {"text": [text]}}],
-            "mergeBehavior": "APPEND",
-        }
-    return body
 
 
 def readable_value(value: Any) -> Any:

@@ -20,33 +20,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformRequestError, PlatformResponse
-from mappings.platforms.dialogflow_cx import readable_value
+from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse, RawRequest
+from mappings.platforms.dialogflow_cx import outcome_parameters, readable_value
 
 PLATFORM = "Dialogflow ES"
 MAX_RESPONSE_BYTES = 64 * 1024
 CONTEXT_LIFESPAN = 5  # turns the braze context stays readable
 
 
-class DialogflowEs:
+class DialogflowEs(common.ApiErrorRefusal):
     platform_id = "dialogflow-es"
     default_budget_seconds = 4.5  # ES waits 5 s for a webhook (10 s for Actions on Google)
 
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        request = common.json_object(body, PLATFORM)
+    def parse(self, raw: RawRequest) -> PlatformRequest:
+        request = common.json_object(raw.body, PLATFORM)
         response_id = common.required_text(request, PLATFORM, "responseId")
         session = common.required_text(request, PLATFORM, "session")
-        result = common.optional_object(request, PLATFORM, "queryResult")
-        if not result:
-            raise PlatformRequestError(
-                f"This is not a {PLATFORM} request: `queryResult` is missing"
-            )
+        result = common.required_object(request, PLATFORM, "queryResult")
         session_id = common.last_segment(session)
         block = common.bridge(
             self.platform_id,
@@ -56,13 +46,7 @@ class DialogflowEs:
             result.get("queryText"),
             result.get("languageCode"),
         )
-        return PlatformRequest(
-            {**request, "bridge": block},
-            response_id,
-            session_id,
-            common.read_options(query, headers),
-            {"session": session},
-        )
+        return common.platform_request(raw, request, block, {"session": session})
 
     def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
         session = request.reply_context["session"]
@@ -73,11 +57,6 @@ class DialogflowEs:
 
         body = common.fit(build, common.problem_lines(outcome), text, MAX_RESPONSE_BYTES)
         return PlatformResponse(200, body)
-
-    def refuse(
-        self, status: int, code: str, message: str, request: PlatformRequest | None = None
-    ) -> PlatformResponse:
-        return common.error_response(status, code, message)
 
 
 def _parameters(request: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,14 +81,7 @@ def _webhook_response(
     synced, ended = ("braze-synced", "braze-failed")
     if not outcome.success:
         synced, ended = ended, synced
-    parameters = {
-        "braze_synced": outcome.success,
-        "braze_status": outcome.status,
-        "braze_delivery_id": outcome.delivery_id,
-        "braze_problems": lines,
-        "braze_problem_count": len(outcome.problems),
-        "braze_missing": list(outcome.missing),
-    }
+    parameters = outcome_parameters(outcome, lines)
     body: dict[str, Any] = {
         "outputContexts": [
             _context(session, "braze", CONTEXT_LIFESPAN, parameters),

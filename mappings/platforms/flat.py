@@ -8,6 +8,8 @@ variables object, is a parameter. The answer is flat JSON (no nesting, so "captu
 and Studio's parsed variables reach every field) with a ``success`` flag, and a non-2xx status
 on failure so the platform's own failure path fires: 422 for a rejected conversation, 502 when
 Braze refused the record.
+
+A platform's module holds its ``Dialect`` and ``ADAPTER = FlatAdapter(DIALECT, budget)``.
 """
 
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
+from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse, RawRequest
 
 TURN_HEADER = "X-Turn-Id"
 TURN_FIELD = "turn_id"
@@ -39,63 +41,64 @@ class Dialect:
     max_response_bytes: int = 64_000
 
 
-def parse(
-    dialect: Dialect,
-    body: bytes,
-    content_type: str,
-    headers: Mapping[str, str],
-    query: Mapping[str, str] | None,
-) -> PlatformRequest:
-    if dialect.accepts_form:
-        request = common.body_object(body, content_type, dialect.name)
-    else:
-        request = common.json_object(body, dialect.name)
-    turn = common.header(headers, TURN_HEADER) or common.text_or_none(request.get(TURN_FIELD))
-    turn_id = common.turn_key(turn)
-    session = common.text_or_none(_first(request, dialect.session_fields))
-    source = _parameter_source(dialect, request)
-    block = common.bridge(
-        dialect.platform_id,
-        session,
-        turn_id,
-        common.clean_parameters(source, absent_words=dialect.absent_words),
-        _first(request, dialect.text_fields),
-        _first(request, dialect.language_fields),
-    )
-    options = common.read_options(query, headers)
-    if not dialect.string_success:
-        options.pop("success_format", None)
-    return PlatformRequest({**request, "bridge": block}, turn_id, session, options)
+class FlatAdapter:
+    """A flat platform's adapter: its dialect, and a budget under the platform's own deadline."""
 
+    def __init__(self, dialect: Dialect, default_budget_seconds: float) -> None:
+        self.dialect = dialect
+        self.platform_id = dialect.platform_id
+        self.default_budget_seconds = default_budget_seconds
 
-def respond(dialect: Dialect, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
-    success = _success(outcome.success, request)
+    def parse(self, raw: RawRequest) -> PlatformRequest:
+        dialect = self.dialect
+        if dialect.accepts_form:
+            request = common.body_object(raw.body, raw.content_type, dialect.name)
+        else:
+            request = common.json_object(raw.body, dialect.name)
+        turn = common.header(raw.headers, TURN_HEADER)
+        turn_id = common.turn_key(turn or common.text_or_none(request.get(TURN_FIELD)))
+        session = common.text_or_none(_first(request, dialect.session_fields))
+        source = _parameter_source(dialect, request)
+        block = common.bridge(
+            dialect.platform_id,
+            session,
+            turn_id,
+            common.clean_parameters(source, absent_words=dialect.absent_words),
+            _first(request, dialect.text_fields),
+            _first(request, dialect.language_fields),
+        )
+        options = common.read_options(raw)
+        if not dialect.string_success:
+            options.pop("success_format", None)
+        return PlatformRequest({**request, "bridge": block}, turn_id, session, options)
 
-    def build(lines: list[str], words: str) -> dict[str, Any]:
-        body = {
-            "success": success,
-            "status": outcome.status,
-            "delivery_id": outcome.delivery_id or "",
-            "braze_status": outcome.braze_status,
-            "message": words,
-            "problem_count": len(outcome.problems),
-            "problems": "; ".join(lines),
-            "missing": ", ".join(outcome.missing),
-        }
-        # A null would overwrite the flow's variable; a field left out leaves it alone.
-        return {key: value for key, value in body.items() if value is not None}
+    def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
+        success = _success(outcome.success, request)
 
-    lines, words = common.problem_lines(outcome), common.outcome_words(outcome)
-    body = common.fit(build, lines, words, dialect.max_response_bytes)
-    return PlatformResponse(_FAILURE_STATUS.get(outcome.status, 200), body)
+        def build(lines: list[str], words: str) -> dict[str, Any]:
+            body = {
+                "success": success,
+                "status": outcome.status,
+                "delivery_id": outcome.delivery_id or "",
+                "braze_status": outcome.braze_status,
+                "message": words,
+                "problem_count": len(outcome.problems),
+                "problems": "; ".join(lines),
+                "missing": ", ".join(outcome.missing),
+            }
+            # A null would overwrite the flow's variable; a field left out leaves it alone.
+            return {key: value for key, value in body.items() if value is not None}
 
+        lines, words = common.problem_lines(outcome), common.outcome_words(outcome)
+        body = common.fit(build, lines, words, self.dialect.max_response_bytes)
+        return PlatformResponse(_FAILURE_STATUS.get(outcome.status, 200), body)
 
-def refuse(
-    status: int, code: str, message: str, request: PlatformRequest | None
-) -> PlatformResponse:
-    success = _success(False, request) if request else False
-    body = {"success": success, "status": "error", "error_code": code, "message": message}
-    return PlatformResponse(status, body)
+    def refuse(
+        self, status: int, code: str, message: str, request: PlatformRequest | None = None
+    ) -> PlatformResponse:
+        success = _success(False, request) if request else False
+        body = {"success": success, "status": "error", "error_code": code, "message": message}
+        return PlatformResponse(status, body)
 
 
 def _success(success: bool, request: PlatformRequest | None) -> bool | str:

@@ -20,33 +20,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformRequestError, PlatformResponse
+from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse, RawRequest
 
 PLATFORM = "Amazon Lex V2"
 FULFILLMENT = "FulfillmentCodeHook"
 _MAX_MESSAGE_CHARS = 640  # a spoken or chat message, kept short
 
 
-class LexV2:
+class LexV2(common.ApiErrorRefusal):
     platform_id = "lex-v2"
     # The forwarding Lambda must outlive this: set its timeout to 10 s (AWS's default is 3 s).
     default_budget_seconds = 8.0
 
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        event = common.json_object(body, PLATFORM)
+    def parse(self, raw: RawRequest) -> PlatformRequest:
+        event = common.json_object(raw.body, PLATFORM)
         session_id = common.required_text(event, PLATFORM, "sessionId")
         source = common.required_text(event, PLATFORM, "invocationSource")
         intent = common.optional_object(event, PLATFORM, "sessionState", "intent")
         if not common.text_or_none(intent.get("name")):
-            raise PlatformRequestError(
-                f"This is not a {PLATFORM} event: `sessionState.intent.name` is missing"
-            )
+            raise common.missing_field(PLATFORM, "sessionState.intent.name", "event")
         slots = common.optional_object(event, PLATFORM, "sessionState", "intent", "slots")
         attributes = common.optional_object(event, PLATFORM, "sessionState", "sessionAttributes")
         request_id = common.dig(event, "sessionState", "originatingRequestId")
@@ -66,8 +58,7 @@ class LexV2:
             "attributes": attributes,
             "contexts": common.dig(event, "sessionState", "activeContexts"),
         }
-        options = common.read_options(query, headers)
-        return PlatformRequest({**event, "bridge": block}, turn_id, session_id, options, reply)
+        return common.platform_request(raw, event, block, reply)
 
     def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
         return PlatformResponse(200, _lex_response(outcome.success, outcome, request))
@@ -76,7 +67,7 @@ class LexV2:
         self, status: int, code: str, message: str, request: PlatformRequest | None = None
     ) -> PlatformResponse:
         if request is None:  # not even a Lex event: nothing to echo back to Lex
-            return common.error_response(status, code, message)
+            return super().refuse(status, code, message)
         failed = Outcome("rejected", False, message=message)
         return PlatformResponse(status, _lex_response(False, failed, request, code))
 

@@ -10,10 +10,7 @@ Answers flat JSON with ``success``. Action nodes conventionally report ``"succes
 422 or 502 on failure.
 """
 
-from collections.abc import Mapping
-
 from mappings.platforms import flat
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
 
 DIALECT = flat.Dialect(
     platform_id="pypestream",
@@ -22,28 +19,5 @@ DIALECT = flat.Dialect(
     string_success=True,
 )
 
-
-class Pypestream:
-    platform_id = DIALECT.platform_id
-    # No published limit for an action node's calls; we answer as fast as for any person.
-    default_budget_seconds = 9.0
-
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        return flat.parse(DIALECT, body, content_type, headers, query)
-
-    def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
-        return flat.respond(DIALECT, outcome, request)
-
-    def refuse(
-        self, status: int, code: str, message: str, request: PlatformRequest | None = None
-    ) -> PlatformResponse:
-        return flat.refuse(status, code, message, request)
-
-
-ADAPTER = Pypestream()
+# No published limit for an action node's calls; we answer as fast as for any person.
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformRequestError, PlatformResponse
+from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse, RawRequest
 
 PLATFORM = "Rasa"
 OWN_SLOTS = ("braze_synced", "braze_status", "braze_delivery_id")
@@ -33,25 +33,13 @@ class Rasa:
     # Rasa waits up to 5 minutes for an action (DEFAULT_REQUEST_TIMEOUT); a person does not.
     default_budget_seconds = 9.0
 
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        request = common.json_object(body, PLATFORM)
+    def parse(self, raw: RawRequest) -> PlatformRequest:
+        request = common.json_object(raw.body, PLATFORM)
         action = common.required_text(request, PLATFORM, "next_action")
-        tracker = common.optional_object(request, PLATFORM, "tracker")
-        if not tracker:
-            raise PlatformRequestError(
-                f"This is not a {PLATFORM} action request: `tracker` is missing"
-            )
+        tracker = common.required_object(request, PLATFORM, "tracker", kind="action request")
         sender = common.text_or_none(request.get("sender_id") or tracker.get("sender_id"))
         if sender is None:
-            raise PlatformRequestError(
-                f"This is not a {PLATFORM} action request: `sender_id` is missing"
-            )
+            raise common.missing_field(PLATFORM, "sender_id", "action request")
         slots = common.optional_object(request, PLATFORM, "tracker", "slots")
         latest = common.optional_object(request, PLATFORM, "tracker", "latest_message")
         turn_id = common.turn_key(_turn_marker(tracker, latest), sender, action)
@@ -63,13 +51,8 @@ class Rasa:
             latest.get("text"),
         )
         conversation = {key: value for key, value in request.items() if key != "domain"}
-        return PlatformRequest(
-            {**conversation, "bridge": block},
-            turn_id,
-            sender,
-            common.read_options(query, headers),
-            {"action_name": action, "declared_slots": _declared_slots(request)},
-        )
+        reply = {"action_name": action, "declared_slots": _declared_slots(request)}
+        return common.platform_request(raw, conversation, block, reply)
 
     def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
         if outcome.status in ("failed", "rejected"):

@@ -10,10 +10,7 @@ variables (``widgets.<name>.parsed.success``). 200 takes the Success transition;
 Fail. Studio waits 10 s for the answer.
 """
 
-from collections.abc import Mapping
-
 from mappings.platforms import flat
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
 
 DIALECT = flat.Dialect(
     platform_id="twilio-studio",
@@ -25,27 +22,5 @@ DIALECT = flat.Dialect(
     max_response_bytes=64_000,
 )
 
-
-class TwilioStudio:
-    platform_id = DIALECT.platform_id
-    default_budget_seconds = 9.0  # Studio fails the widget after 10 s
-
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        return flat.parse(DIALECT, body, content_type, headers, query)
-
-    def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
-        return flat.respond(DIALECT, outcome, request)
-
-    def refuse(
-        self, status: int, code: str, message: str, request: PlatformRequest | None = None
-    ) -> PlatformResponse:
-        return flat.refuse(status, code, message, request)
-
-
-ADAPTER = TwilioStudio()
+# Studio fails the widget after 10 s.
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)

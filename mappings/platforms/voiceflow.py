@@ -15,10 +15,7 @@ Answers flat JSON for "capture response", 200 on success; 422 or 502 on failure,
 API step down its Fail path (Voiceflow fails a call answered with a status of 400 or more).
 """
 
-from collections.abc import Mapping
-
 from mappings.platforms import flat
-from mappings.platforms.base import Outcome, PlatformRequest, PlatformResponse
 
 DIALECT = flat.Dialect(
     platform_id="voiceflow",
@@ -30,28 +27,5 @@ DIALECT = flat.Dialect(
     accepts_form=True,
 )
 
-
-class Voiceflow:
-    platform_id = DIALECT.platform_id
-    # The API step gives up after 20 s (general-runtime's default request timeout).
-    default_budget_seconds = 9.0
-
-    def parse(
-        self,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> PlatformRequest:
-        return flat.parse(DIALECT, body, content_type, headers, query)
-
-    def respond(self, outcome: Outcome, request: PlatformRequest) -> PlatformResponse:
-        return flat.respond(DIALECT, outcome, request)
-
-    def refuse(
-        self, status: int, code: str, message: str, request: PlatformRequest | None = None
-    ) -> PlatformResponse:
-        return flat.refuse(status, code, message, request)
-
-
-ADAPTER = Voiceflow()
+# The API step gives up after 20 s (general-runtime's default request timeout).
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)
