@@ -14,6 +14,10 @@ calls :func:`refuse_unworkable_settings` before it serves.
   every mode: a sync request could still be sending after its lease expired, when the sweep hands
   the delivery to a worker that sends it again.
 
+- ``bridge.E004``: ``BRAZE_REQUEST_DEADLINE_SECONDS`` over half of ``DELIVERY_LEASE_SECONDS``, in
+  every mode: a worker renews its lease once a third of it has passed, so a request must end
+  (or be cut off) well before the lease can run out under it.
+
 Messages name the setting and where it is wrong, never a key: secrets never reach logs.
 """
 
@@ -92,10 +96,29 @@ def check_sync_budget_within_lease(
     ]
 
 
+@checks.register(TAG)
+def check_request_deadline_within_lease(
+    app_configs: Iterable | None = None, **kwargs
+) -> list[checks.Error]:
+    deadline, lease = settings.BRAZE_REQUEST_DEADLINE_SECONDS, settings.DELIVERY_LEASE_SECONDS
+    if deadline <= lease / 2:
+        return []
+    return [
+        checks.Error(
+            f"BRAZE_REQUEST_DEADLINE_SECONDS ({deadline:g}) must be at most half of "
+            f"DELIVERY_LEASE_SECONDS ({lease:g}): a Braze request could outlive the lease on "
+            "its deliveries, and the sweep would hand them to another worker mid-request.",
+            hint="Lower BRAZE_REQUEST_DEADLINE_SECONDS or raise DELIVERY_LEASE_SECONDS.",
+            id="bridge.E004",
+        )
+    ]
+
+
 CHECKS: tuple[Callable[..., list[checks.Error]], ...] = (
     check_encryption_keys,
     check_shared_cache,
     check_sync_budget_within_lease,
+    check_request_deadline_within_lease,
 )
 
 

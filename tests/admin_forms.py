@@ -28,6 +28,9 @@ def mapping_set_change_form(mapping_set: MappingSet, **changes) -> dict:
         "identifier_type": mapping_set.identifier_type, "alias_label": mapping_set.alias_label,
         "identifier_transforms": json.dumps(mapping_set.identifier_transforms),
         "on_problem": mapping_set.on_problem, "braze_partner": mapping_set.braze_partner,
+        "delivery_mode": mapping_set.delivery_mode,
+        "sync_budget_seconds": mapping_set.sync_budget_seconds or "",
+        "dedup_unchanged_attributes": "on" if mapping_set.dedup_unchanged_attributes else "",
         "rows-TOTAL_FORMS": len(rows), "rows-INITIAL_FORMS": len(rows),
         "rows-MIN_NUM_FORMS": 0, "rows-MAX_NUM_FORMS": 1000,
     }  # fmt: skip

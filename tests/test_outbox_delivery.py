@@ -278,16 +278,26 @@ def test_the_sweep_takes_back_an_expired_lease_and_flags_the_attempt_ambiguous(i
     Delivery.objects.filter(pk=pk).update(attempt_count=1)
     Delivery.objects.filter(pk=pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
 
-    assert outbox.sweep() == [environment_id]
+    swept_at = timezone.now()
+    outbox.sweep(swept_at)
 
     interrupted = DeliveryAttempt.objects.get(delivery_id=pk, attempt_number=1)
     assert interrupted.ambiguous is True and interrupted.outcome == "failed"
+    # Not due at once (the interrupted request may be applied at Braze): after a backoff.
+    assert Delivery.objects.get(pk=pk).next_attempt_at > swept_at
+    assert outbox.due_environment_ids(swept_at) == []
+    _sleep_until_due(pk)
     worker.drain_all()
     delivery = Delivery.objects.get(pk=pk)
     assert delivery.status == "delivered"
     assert delivery.attempts.count() == 2
     outbox.release(token, [pk], next_attempt_at=timezone.now(), status="pending")
     assert Delivery.objects.get(pk=pk).status == "delivered"  # a stale lease writes nothing
+
+
+def _sleep_until_due(pk) -> None:
+    retry_at = Delivery.objects.get(pk=pk).next_attempt_at
+    time.sleep(max(0.0, (retry_at - timezone.now()).total_seconds()))
 
 
 def test_two_claims_never_hold_the_same_delivery(ingest, braze, environment):
@@ -304,7 +314,8 @@ def test_a_worker_that_lost_its_lease_sends_nothing_and_writes_nothing(ingest, b
     [pk] = _send_async(ingest, 1)
     stale_token, stale = outbox.claim(environment.pk, 10)
     Delivery.objects.filter(pk=pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    outbox.sweep()  # the worker looked dead: its lease is taken back
+    outbox.sweep()  # the worker looked dead: its lease is taken back, due after a backoff
+    _sleep_until_due(pk)
     new_token, _ = outbox.claim(environment.pk, 10)
 
     dispatch.send_claimed(stale_token, stale)

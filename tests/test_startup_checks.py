@@ -56,6 +56,11 @@ BAD_PRODUCTION_SETTINGS = [
         "bridge.E003",
         "DELIVERY_SYNC_BUDGET_SECONDS (60) must be below DELIVERY_LEASE_SECONDS (60)",
     ),
+    (
+        {"BRAZE_REQUEST_DEADLINE_SECONDS": "31", "DELIVERY_LEASE_SECONDS": "60"},
+        "bridge.E004",
+        "BRAZE_REQUEST_DEADLINE_SECONDS (31) must be at most half of DELIVERY_LEASE_SECONDS (60)",
+    ),
 ]
 
 
@@ -108,6 +113,7 @@ def test_local_mode_passes_with_its_defaults_and_a_per_process_cache():
     ("bad", "check_id"),
     [
         ({"DELIVERY_SYNC_BUDGET_SECONDS": "61"}, "bridge.E003"),
+        ({"BRAZE_REQUEST_DEADLINE_SECONDS": "31"}, "bridge.E004"),
         ({"BRAZE_KEY_ENCRYPTION_KEYS": BAD_KEY}, "bridge.E001"),
     ],
 )

@@ -88,6 +88,8 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         ("User identifier", {"fields": ["identifier_type", "identifier_source_path",
                                         "identifier_transforms", "alias_label"]}),
         ("Problems", {"fields": ["on_problem"]}),
+        ("Delivery", {"fields": ["delivery_mode", "sync_budget_seconds",
+                                 "dedup_unchanged_attributes"]}),
         ("Field discovery", {"fields": ["seen_paths", "unmapped_paths"]}),
     ]  # fmt: skip
     readonly_fields = ["version", "preview_link", "seen_paths", "unmapped_paths"]

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from mappings.api import config_lookups, docs, health
 from mappings.api.errors import ApiError
+from mappings.api.middleware import arrived_at
 from mappings.api.serializers import delivery_detail, ingest_response
 from mappings.engine import preview
 from mappings.ingest import conversations
@@ -64,7 +65,12 @@ class IngestView(APIView):
         key = _idempotency_key(request)
         try:
             result = conversations.ingest(
-                mapping_set, request.user, conversation, mode=_mode(request), idempotency_key=key
+                mapping_set,
+                request.user,
+                conversation,
+                mode=_mode(request),
+                idempotency_key=key,
+                arrived_at=arrived_at(request),
             )
         except conversations.IdempotencyConflict as error:
             raise ApiError(409, "idempotency_conflict", str(error)) from error

@@ -16,6 +16,8 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import NewConnectionError
 
+from mappings.delivery import deadlines
+
 _per_thread = threading.local()
 
 
@@ -52,11 +54,13 @@ class BrazeError(Exception):
         permanent: bool,
         answer: BrazeAnswer | None = None,
         ambiguous: bool = False,
+        duration_ms: int | None = None,
     ):
         super().__init__(message)
         self.permanent = permanent
         self.answer = answer
         self.ambiguous = ambiguous
+        self.duration_ms = answer.duration_ms if answer and duration_ms is None else duration_ms
 
     @property
     def status(self) -> int | None:
@@ -66,7 +70,7 @@ class BrazeError(Exception):
 def _session() -> requests.Session:
     # One keep-alive session per thread: requests.Session is not safe to share across threads.
     if not hasattr(_per_thread, "session"):
-        _per_thread.session = requests.Session()
+        _per_thread.session = deadlines.watched_session()
     return _per_thread.session
 
 
@@ -97,31 +101,40 @@ def _never_sent(error: requests.RequestException) -> bool:
 
 
 def track_users(
-    endpoint: str, api_key: str, body: dict[str, Any], *, read_timeout: float | None = None
+    endpoint: str, api_key: str, body: dict[str, Any], *, deadline: float | None = None
 ) -> BrazeAnswer:
-    """POST ``body`` to ``{endpoint}/users/track``. Raises ``BrazeError`` unless Braze says 2xx."""
+    """POST ``body`` to ``{endpoint}/users/track``. Raises ``BrazeError`` unless Braze says 2xx.
+
+    ``deadline`` (a ``time.monotonic()`` instant) bounds the whole request, connecting, sending
+    and reading together, as does ``BRAZE_REQUEST_DEADLINE_SECONDS`` from now. A request
+    still running then is cut (its connection closed) and raised as ambiguous: Braze may have
+    applied it.
+    """
     started = time.monotonic()
-    read = settings.BRAZE_READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout
+    longest = started + settings.BRAZE_REQUEST_DEADLINE_SECONDS
+    deadline = longest if deadline is None else min(deadline, longest)
+    left = max(0.001, deadline - started)
+    timeout = (
+        min(settings.BRAZE_CONNECT_TIMEOUT_SECONDS, left),
+        min(settings.BRAZE_READ_TIMEOUT_SECONDS, left),
+    )
     try:
-        response = _session().post(
-            f"{endpoint}/users/track",
-            json=body,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=(settings.BRAZE_CONNECT_TIMEOUT_SECONDS, read),
-            allow_redirects=False,
-        )
-    except requests.Timeout as error:
-        raise BrazeError(
-            f"Braze did not answer in time: {type(error).__name__}",
-            permanent=False,
-            ambiguous=not _never_sent(error),
-        ) from error
+        with deadlines.cut_at(deadline) as cut:
+            response = _session().post(
+                f"{endpoint}/users/track",
+                json=body,
+                headers={"Authorization": f"Bearer {api_key}"},
+                timeout=timeout,
+                allow_redirects=False,
+            )
     except requests.RequestException as error:
-        raise BrazeError(
-            f"Could not reach Braze: {type(error).__name__}",
-            permanent=False,
-            ambiguous=not _never_sent(error),
-        ) from error
+        raise _request_error(error, started, cut_short=cut.fired) from error
+    if cut.fired:
+        # Cut mid-answer, http.client can take the end of the stream for the end of the headers
+        # or body: what arrived is not Braze's whole answer.
+        raise _request_error(
+            requests.ConnectionError("cut at the deadline"), started, cut_short=True
+        )
     answer = _answer_from_response(response, started)
     if 200 <= answer.status < 300:
         return answer
@@ -129,4 +142,17 @@ def track_users(
         f"Braze answered {answer.status}: {answer.describe()}",
         permanent=not _is_transient(answer.status),
         answer=answer,
+    )
+
+
+def _request_error(error: requests.RequestException, started: float, *, cut_short: bool):
+    duration_ms = round((time.monotonic() - started) * 1000)
+    if cut_short:
+        message = f"Braze gave no complete answer within the deadline ({duration_ms} ms)"
+    elif isinstance(error, requests.Timeout):
+        message = f"Braze did not answer in time: {type(error).__name__}"
+    else:
+        message = f"Could not reach Braze: {type(error).__name__}"
+    return BrazeError(
+        message, permanent=False, ambiguous=not _never_sent(error), duration_ms=duration_ms
     )

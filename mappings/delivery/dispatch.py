@@ -160,6 +160,11 @@ def send_claimed(
 
 def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
     for position, batch in enumerate(batches):
+        if claim.deadline is not None and time.monotonic() >= claim.deadline:
+            # The caller's time is up before this request could start: a worker sends the rest.
+            rest = [key for later in batches[position:] for key in later.keys]
+            _give_back_unsent(claim, rest, timezone.now())
+            return
         try:
             _wait_for_slot(environment.pk, claim)
             _send_batch(environment, claim, batch)
@@ -240,12 +245,6 @@ def _api_key(environment) -> str:
         raise braze.BrazeError(str(error), permanent=True) from error
 
 
-def _read_timeout(deadline: float | None) -> float:
-    if deadline is None:
-        return settings.BRAZE_READ_TIMEOUT_SECONDS
-    return max(0.1, min(settings.BRAZE_READ_TIMEOUT_SECONDS, deadline - time.monotonic()))
-
-
 def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
     keys = batch.keys
     # Committed before the call, and only while the lease is still ours; when it is not, the
@@ -259,7 +258,7 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
             environment.rest_endpoint,
             api_key,
             batch.body,
-            read_timeout=_read_timeout(claim.deadline),
+            deadline=claim.deadline,
         )
     except braze.BrazeError as error:
         with transaction.atomic():  # one commit for the outcome of the whole request
@@ -285,9 +284,9 @@ def _describe_errors(errors: list[dict]) -> str:
     )
 
 
-def _answer_fields(answer: braze.BrazeAnswer | None) -> dict:
+def _answer_fields(answer: braze.BrazeAnswer | None, duration_ms: int | None = None) -> dict:
     if answer is None:
-        return {"response_status": None, "response_body": "", "duration_ms": None}
+        return {"response_status": None, "response_body": "", "duration_ms": duration_ms}
     return {
         "response_status": answer.status,
         "response_body": _truncate(answer.text),
@@ -398,7 +397,7 @@ def _record_error(
         outcome=AttemptOutcome.FAILED,
         error=str(error),
         ambiguous=error.ambiguous,
-        **_answer_fields(error.answer),
+        **_answer_fields(error.answer, error.duration_ms),
     )
     status = error.status
     if status in CREDENTIAL_STATUSES or (error.permanent and status is None):

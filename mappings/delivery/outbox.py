@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from mappings.delivery import delivery_insert
+from mappings.delivery.retry_policy import Backoff
 from mappings.models import Delivery, DeliveryAttempt, DeliveryGate
 from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
 
@@ -175,14 +176,21 @@ def sweep(now: datetime | None = None) -> list[int]:
         DeliveryAttempt.objects.filter(
             delivery_id__in=ids, outcome=AttemptOutcome.PENDING, sent_at__isnull=False
         ).update(outcome=AttemptOutcome.FAILED, ambiguous=True, error=INTERRUPTED)
+        # Not due at once: the interrupted request may still be applied at Braze, and a worker
+        # that died on one request may die on the next; the backoff spaces the copies.
+        retry_at = now + timedelta(seconds=_first_backoff().delay(1))
         expired.filter(pk__in=ids).update(
             status=DeliveryStatus.RETRYING,
-            next_attempt_at=now,
+            next_attempt_at=retry_at,
             lease_token=None,
             lease_expires_at=None,
             reason=INTERRUPTED,
         )
     return due_environment_ids(now)
+
+
+def _first_backoff() -> Backoff:
+    return Backoff(settings.DELIVERY_BACKOFF_BASE_SECONDS, settings.DELIVERY_BACKOFF_MAX_SECONDS)
 
 
 def gate(environment_id: int) -> DeliveryGate:

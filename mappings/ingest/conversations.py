@@ -55,8 +55,15 @@ def ingest(
     *,
     mode: str | None = None,
     idempotency_key: str = "",
+    arrived_at: float | None = None,
 ) -> IngestResult:
-    """Map one conversation, store it in the outbox, and deliver it per the mode."""
+    """Map one conversation, store it in the outbox, and deliver it per the mode.
+
+    In sync mode the answer is due ``sync_budget(mapping_set)`` seconds after ``arrived_at``
+    (``time.monotonic()``; now when not given): the Braze request and any wait are cut to what
+    is left of it.
+    """
+    deadline = (arrived_at or time.monotonic()) + sync_budget(mapping_set)
     mode = mode or mapping_set.delivery_mode
     # Only a repeat of a key is compared with it: without a key there is nothing to compare.
     fingerprint = _fingerprint(mapping_set, conversation) if idempotency_key else ""
@@ -80,7 +87,7 @@ def ingest(
             raise
         return _answer_repeated_key(earlier, fingerprint, mode)
     if mode == "sync" and delivery.status == DeliveryStatus.PENDING:
-        _deliver_within_budget(delivery)
+        _deliver_within_budget(delivery, deadline)
         delivery.refresh_from_db()
         return IngestResult(delivery, mapping, _latest_attempt(delivery), mode=mode)
     # Async answers with the state as committed: a worker may already be sending it.
@@ -211,9 +218,14 @@ def _latest_attempt(delivery: Delivery) -> DeliveryAttempt | None:
     return delivery.attempts.order_by("-attempt_number").first()
 
 
-def _deliver_within_budget(delivery: Delivery) -> None:
-    """Send it from this request if it is due; otherwise leave it to a worker, waiting a while."""
-    deadline = time.monotonic() + settings.DELIVERY_SYNC_BUDGET_SECONDS
+def sync_budget(mapping_set: MappingSet) -> float:
+    """Seconds from a sync request's arrival to its answer."""
+    return mapping_set.sync_budget_seconds or settings.DELIVERY_SYNC_BUDGET_SECONDS
+
+
+def _deliver_within_budget(delivery: Delivery, deadline: float) -> None:
+    """Send it from this request if it is due; otherwise leave it to a worker, waiting until the
+    deadline at most."""
     token = outbox.claim_one(delivery)
     if token is not None:
         dispatch.send_claimed(token, outbox.held(token), deadline=deadline)

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.dispatch import Signal
 from django.utils import timezone
@@ -167,6 +167,15 @@ class MappingSet(TimestampedModel):
         default=False,
         help_text="Skip attributes whose value was already delivered for that user "
         "(saves Braze data points); skipped attributes are logged on the delivery",
+    )
+    sync_budget_seconds = models.FloatField(
+        "sync budget (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1)],
+        help_text="Sync mode answers within this long of the request's arrival, keep it under "
+        "your bot platform's own timeout (e.g. 4 for Dialogflow's 5 s). Empty: the "
+        "DELIVERY_SYNC_BUDGET_SECONDS setting.",
     )
     history = HistoricalRecords()
 
