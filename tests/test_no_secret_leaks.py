@@ -38,7 +38,8 @@ def _admin_setup(admin_client, braze) -> tuple[str, str]:
         {
             "name": "Bot", "slug": "bot", "environment": environment.pk, "is_active": "on",
             "identifier_source_path": "user.id", "identifier_type": "external_id",
-            "identifier_transforms": "[]", "on_problem": "reject", "rows-TOTAL_FORMS": "1",
+            "identifier_transforms": "[]", "on_problem": "reject", "delivery_mode": "sync",
+            "rows-TOTAL_FORMS": "1",
             "rows-INITIAL_FORMS": "0", "rows-0-position": "0", "rows-0-source_path": "user.email",
             "rows-0-target_attribute": "email", "rows-0-required": "on",
             "rows-0-source_type": "path", "rows-0-operation": "set", "rows-0-transforms": "[]",
