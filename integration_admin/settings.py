@@ -207,6 +207,14 @@ DELIVERY_HINT_INTERVAL_SECONDS = env.float("DELIVERY_HINT_INTERVAL_SECONDS", def
 # Exponential backoff with jitter for 5xx, timeouts and connection errors, then "dead".
 DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=10.0)
 DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default=3600.0)
+# After 5xx, timeouts and connection errors the whole environment is held, then probed with an
+# empty /users/track (mappings/delivery/recovery.py): the hold starts at the base, doubles per
+# failure in a row and never exceeds the max, so deliveries resume within the max plus
+# DELIVERY_SWEEP_INTERVAL_SECONDS of Braze's recovery (30 s by default).
+DELIVERY_PROBE_INTERVAL_BASE_SECONDS = env.float(
+    "DELIVERY_PROBE_INTERVAL_BASE_SECONDS", default=2.0
+)
+DELIVERY_PROBE_INTERVAL_MAX_SECONDS = env.float("DELIVERY_PROBE_INTERVAL_MAX_SECONDS", default=20.0)
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=50)
 DELIVERY_RETRY_WINDOW_SECONDS = env.float("DELIVERY_RETRY_WINDOW_SECONDS", default=27 * 3600.0)
 # Client-side rate limit per environment, below Braze's 3,000 requests per 3 s.

@@ -150,7 +150,8 @@ def test_a_503_outage_during_2000_ingests_loses_and_doubles_nothing(
     counts = collections.Counter(o["external_id"] for o in braze.accepted_objects("attributes"))
     assert set(counts) == set(user_ids)  # none lost
     assert max(counts.values()) == 1  # none doubled
-    assert all(len(r.body["attributes"]) <= 75 for r in braze.received)
+    # Empty bodies are the probes that found Braze back (mappings/delivery/recovery.py).
+    assert all(len(r.body.get("attributes", [])) <= 75 for r in braze.received)
 
 
 def test_a_worker_killed_mid_delivery_is_recovered_by_the_sweep(

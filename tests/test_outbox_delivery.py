@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mappings.delivery import attempt_rows, dispatch, outbox, replays, worker
+from mappings.delivery import attempt_rows, dispatch, outbox, recovery, replays, worker
 from mappings.fake_braze import Fault
 from mappings.models import DeliveredAttributes, Delivery, DeliveryAttempt, DeliveryGate
 from tests.conftest import BRAZE_KEY, conversation_for
@@ -98,9 +98,12 @@ def test_5xx_is_retried_with_backoff_until_braze_recovers(ingest, braze):
     _drain_until_settled()
 
     assert sorted(_accepted_ids(braze)) == [f"u{n}" for n in range(5)]
+    # The second 503 answered the empty probe sent before any retry (delivery/recovery.py):
+    # it spent no delivery's attempt.
+    requests = [(request.status, request.body == {}) for request in braze.received]
+    assert requests == [(503, False), (503, True), (400, True), (201, False)]
     delivery = Delivery.objects.first()
     assert [a.outcome for a in delivery.attempts.order_by("attempt_number")] == [
-        "failed",
         "failed",
         "success",
     ]
@@ -122,12 +125,17 @@ def test_a_429_holds_every_request_until_the_advertised_reset(ingest, braze, hea
     assert sorted(_accepted_ids(braze)) == ["a0", "a1"]
 
 
-def test_it_gives_up_as_dead_after_the_attempt_bound_and_replay_delivers(ingest, braze, settings):
+def test_it_gives_up_as_dead_after_the_attempt_bound_and_replay_delivers(
+    ingest, braze, settings, environment
+):
     settings.DELIVERY_MAX_ATTEMPTS = 3
     [pk] = _send_async(ingest, 1)
-    braze.add_fault(Fault(status=500, times=3))
-
-    _drain_until_settled()
+    for attempt in range(3):  # a flapping Braze: it answers each probe, then fails the retry
+        if attempt:
+            time.sleep(outbox.gate_state(environment.pk)[0])
+            assert recovery.probe(environment.pk)  # Braze is back: the retry is due now
+        braze.add_fault(Fault(status=500, times=1))
+        worker.drain_all()
 
     dead = Delivery.objects.get(pk=pk)
     assert dead.status == "dead"

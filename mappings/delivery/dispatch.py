@@ -9,7 +9,8 @@ request, never per row: a commit for the stamp before the call and one for the a
 after it. Outcomes, by Braze's answer:
 - 2xx: delivered, except the objects named in ``errors`` (their deliveries fail, alone);
 - 429: wait as the rate-limit headers say (the whole environment waits), then retry;
-- 5xx, timeouts, connection errors: exponential backoff with jitter, then ``dead``;
+- 5xx, timeouts, connection errors: the environment is held for the short probe interval and
+  then probed (recovery.py); each delivery backs off exponentially with jitter, then ``dead``;
 - 401/403/404 (or no usable key): a credential problem: those deliveries fail, the environment
   is paused (its other deliveries wait, parked) until its key or endpoint is saved again;
 - other 4xx: failed with Braze's message, never retried.
@@ -29,9 +30,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from mappings.delivery import attempt_rows, braze, outbox, rate_limit
+from mappings.delivery import attempt_rows, braze, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
-from mappings.delivery.retry_policy import Backoff, gives_up, rate_limit_wait
+from mappings.delivery.retry_policy import Backoff, gives_up
 from mappings.encryption import SecretDecryptionError
 from mappings.models import (
     BrazeCredential,
@@ -429,14 +430,12 @@ def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> N
 
 
 def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -> datetime:
+    """Hold the environment (Braze's 429 wait, else the short probe interval: recovery.py) and
+    give each delivery its own, longer backoff, which a probe cuts short once Braze is back."""
     now = timezone.now()
-    failures = outbox.gate(environment.pk).consecutive_failures + 1
-    advertised = None
-    if error.status == 429 and error.answer is not None:
-        advertised = rate_limit_wait(error.answer.headers, time.time())
-    wait = advertised if advertised is not None else backoff().delay(failures)
-    until = now + timedelta(seconds=wait)
-    outbox.block(environment.pk, until, failed=error.status != 429)
+    advertised = recovery.advertised_wait(error)
+    until = recovery.hold(environment.pk, error)
+    wait = (until - now).total_seconds()
     dead, retry = [], []
     for key in keys:
         delivery = claim.deliveries[key]

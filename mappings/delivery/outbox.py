@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
 from mappings.delivery import delivery_insert
@@ -149,18 +149,33 @@ def release(token: uuid.UUID, ids: Iterable, *, next_attempt_at: datetime, statu
 
 
 def due_environment_ids(now: datetime | None = None) -> list[int]:
-    """Environments that have due deliveries and are neither paused nor waiting out a 429."""
+    """Environments with work now: due deliveries and neither a pause nor a hold, or a hold
+    that ended after transient failures while retries wait (their drain probes Braze first)."""
     now = now or timezone.now()
     blocked = DeliveryGate.objects.filter(
         Q(blocked_until__gt=now) | ~Q(paused_reason="")
     ).values_list("environment_id", flat=True)
-    return sorted(
-        set(
-            Delivery.objects.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
-            .exclude(environment_id__in=list(blocked))
-            .values_list("environment_id", flat=True)
-            .distinct()
-        )
+    due = set(
+        Delivery.objects.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
+        .exclude(environment_id__in=list(blocked))
+        .values_list("environment_id", flat=True)
+        .distinct()
+    )
+    return sorted(due | _to_probe(now))
+
+
+def _to_probe(now: datetime) -> set[int]:
+    """Environments whose hold after transient failures has ended while retries wait, due or
+    not: a delivery's own backoff may run to an hour, the probe interval only to its cap."""
+    ended = DeliveryGate.objects.filter(
+        Q(blocked_until__isnull=True) | Q(blocked_until__lte=now),
+        consecutive_failures__gt=0,
+        paused_reason="",
+    ).values("environment_id")
+    return set(
+        Delivery.objects.filter(status=DeliveryStatus.RETRYING, environment_id__in=ended)
+        .values_list("environment_id", flat=True)
+        .distinct()
     )
 
 
@@ -216,11 +231,6 @@ def gate_state(environment_id: int) -> tuple[float | None, int]:
     return max(0.0, (blocked_until - timezone.now()).total_seconds()), failures
 
 
-def gate_wait(environment_id: int) -> float | None:
-    """Seconds to wait before sending to this environment; None when it is paused."""
-    return gate_state(environment_id)[0]
-
-
 def block(environment_id: int, until: datetime, *, failed: bool) -> None:
     """Hold all traffic to the environment until ``until`` (never shortening a longer hold)."""
     state = gate(environment_id)
@@ -231,9 +241,56 @@ def block(environment_id: int, until: datetime, *, failed: bool) -> None:
     state.save(update_fields=["blocked_until", "consecutive_failures", "updated_at"])
 
 
-def record_success(environment_id: int) -> None:
-    DeliveryGate.objects.filter(environment_id=environment_id, consecutive_failures__gt=0).update(
-        consecutive_failures=0
+def record_success(environment_id: int) -> int:
+    """Braze answered after transient failures: reset their count, drop the ended hold and make
+    the environment's waiting retries due now, so they flow at once instead of each waiting out
+    its own backoff. Returns how many were made due (0, and no other write, without failures).
+
+    A longer hold set meanwhile (another worker's 429) is kept; so are the retries of requests
+    a lost worker left (the sweep's ``INTERRUPTED``): their backoff spaces copies of a request
+    Braze may have applied, and is no failure of Braze's.
+    """
+    now = timezone.now()
+    reset = DeliveryGate.objects.filter(
+        environment_id=environment_id, consecutive_failures__gt=0
+    ).update(
+        consecutive_failures=0,
+        blocked_until=Case(
+            When(blocked_until__gt=now, then=F("blocked_until")),
+            default=None,
+            output_field=DateTimeField(),
+        ),
+        updated_at=now,
+    )
+    if not reset:
+        return 0
+    return (
+        Delivery.objects.filter(
+            environment_id=environment_id,
+            status=DeliveryStatus.RETRYING,
+            next_attempt_at__gt=now,
+        )
+        .exclude(reason=INTERRUPTED)
+        .update(next_attempt_at=now, updated_at=now)
+    )
+
+
+def give_up_overdue(environment_id: int, reason: str) -> int:
+    """End as dead the environment's retries that are due but past their retry window (or
+    attempts): a probe just found Braze still failing, which is their next failure. Spends no
+    attempt and writes no attempt row, as the probe was no try of theirs. Returns how many."""
+    now = timezone.now()
+    window_start = now - timedelta(seconds=settings.DELIVERY_RETRY_WINDOW_SECONDS)
+    return (
+        Delivery.objects.filter(
+            environment_id=environment_id,
+            status=DeliveryStatus.RETRYING,
+            next_attempt_at__lte=now,
+        )
+        .filter(
+            Q(created_at__lte=window_start) | Q(attempt_count__gte=settings.DELIVERY_MAX_ATTEMPTS)
+        )
+        .update(status=DeliveryStatus.DEAD, reason=reason, next_attempt_at=None, updated_at=now)
     )
 
 

@@ -7,7 +7,8 @@ Two engines run the same loop:
   coalesced to one per ``DELIVERY_HINT_INTERVAL_SECONDS`` (mappings/delivery/hints.py), and
   Celery beat runs the sweep (mappings/tasks.py).
 Either way the hint is only a hint: the Delivery rows are the record of truth and the sweep
-re-enqueues whatever a lost hint, a flushed Redis or a killed worker left behind.
+re-enqueues whatever a lost hint, a flushed Redis or a killed worker left behind, and every
+environment whose hold after an outage has ended, so Braze is probed without a new ingest.
 """
 
 import logging
@@ -18,18 +19,25 @@ from celery import signature
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from mappings.delivery import dispatch, outbox
+from mappings.delivery import dispatch, outbox, recovery
 from mappings.delivery.hints import HintCoalescer
 
 logger = logging.getLogger(__name__)
 
 
 def drain_environment(environment_id: int, *, max_seconds: float = 60.0) -> int:
-    """Send due deliveries of one environment until none is left; returns how many were claimed."""
+    """Send due deliveries of one environment until none is left; returns how many were claimed.
+
+    After transient failures, once the hold has ended, Braze is probed first (recovery.py): its
+    answer makes the waiting retries due at once, or holds the environment again.
+    """
     started, total = time.monotonic(), 0
     while time.monotonic() - started < max_seconds:
-        if outbox.gate_wait(environment_id) != 0.0:
-            break  # paused, or waiting out a 429: the deliveries are scheduled, not lost
+        wait, failures = outbox.gate_state(environment_id)
+        if wait != 0.0:
+            break  # paused, or held after a failure: the deliveries are scheduled, not lost
+        if failures and not recovery.probe(environment_id):
+            break  # Braze still fails: held again until the next probe
         token, deliveries = outbox.claim(environment_id, settings.DELIVERY_CLAIM_SIZE)
         if not deliveries:
             break
