@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from mappings.delivery import attempt_rows, braze, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
-from mappings.delivery.retry_policy import Backoff, gives_up
+from mappings.delivery.retry_policy import gives_up
 from mappings.encryption import SecretDecryptionError
 from mappings.models import (
     BrazeCredential,
@@ -100,10 +100,6 @@ class _Claim:
         if time.monotonic() - self.renewed_at > settings.DELIVERY_LEASE_SECONDS / 3:
             outbox.renew(self.token)
             self.renewed_at = time.monotonic()
-
-
-def backoff() -> Backoff:
-    return Backoff(settings.DELIVERY_BACKOFF_BASE_SECONDS, settings.DELIVERY_BACKOFF_MAX_SECONDS)
 
 
 def outgoing_payload(delivery: Delivery) -> dict:
@@ -448,7 +444,9 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
     if dead:
         reason = f"Gave up retrying: {error}"
         _set_status_and_release(claim, dead, DeliveryStatus.DEAD, reason, next_attempt_at=None)
-    own = max(wait, backoff().delay(min(claim.deliveries[k].attempt_count for k in keys)))
+    own = max(
+        wait, outbox.delivery_backoff().delay(min(claim.deliveries[k].attempt_count for k in keys))
+    )
     retry_at = now + timedelta(seconds=advertised if advertised is not None else own)
     _set_status_and_release(
         claim, retry, DeliveryStatus.RETRYING, str(error), next_attempt_at=retry_at

@@ -193,7 +193,7 @@ def sweep(now: datetime | None = None) -> list[int]:
         ).update(outcome=AttemptOutcome.FAILED, ambiguous=True, error=INTERRUPTED)
         # Not due at once: the interrupted request may still be applied at Braze, and a worker
         # that died on one request may die on the next; the backoff spaces the copies.
-        retry_at = now + timedelta(seconds=_first_backoff().delay(1))
+        retry_at = now + timedelta(seconds=delivery_backoff().delay(1))
         expired.filter(pk__in=ids).update(
             status=DeliveryStatus.RETRYING,
             next_attempt_at=retry_at,
@@ -204,7 +204,8 @@ def sweep(now: datetime | None = None) -> list[int]:
     return due_environment_ids(now)
 
 
-def _first_backoff() -> Backoff:
+def delivery_backoff() -> Backoff:
+    """Each delivery's own retry schedule, from the settings."""
     return Backoff(settings.DELIVERY_BACKOFF_BASE_SECONDS, settings.DELIVERY_BACKOFF_MAX_SECONDS)
 
 
