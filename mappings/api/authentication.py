@@ -5,8 +5,15 @@ hash of a high-entropy token leaks nothing useful through timing. The lookup is 
 seconds per process (mappings/api/config_lookups.py): a revoked token stops working in
 other web processes within ``API_CONFIG_CACHE_SECONDS``. A client with a signing secret
 must also sign each request (mappings/api/signing.py), checked before the body is parsed.
+
+The platform routes also take HTTP Basic with the token as the password (any user name), for
+platforms that can only put credentials in the webhook's URL (Twilio Studio's
+``https://bot:<token>@host/...``) or offer a user name and password field (Dialogflow). A token
+is never read from the query string: URLs end up in access logs.
 """
 
+import base64
+import binascii
 from datetime import timedelta
 
 from django.db.models import Q
@@ -33,25 +40,58 @@ class ApiClientTokenAuthentication(authentication.BaseAuthentication):
             raise ApiAuthenticationFailed(
                 "invalid_token", "Malformed Authorization header: use 'Bearer <token>'"
             )
-        now = timezone.now()
-        client = self._client_for(parts[1].decode("latin-1"), now)
-        if client.signs_requests:
-            # The raw bytes, as signed; Django keeps them for the parser to read afterwards.
-            signing.verify(client.pk, client.signing_secret(), request.headers, request.body)
-        _record_last_used(client, now)
-        return client, None
-
-    def _client_for(self, token: str, now) -> ApiClient:
-        client = config_lookups.client_for_token(token)
-        if client is None or not client.is_active:
-            raise ApiAuthenticationFailed("invalid_token", "Invalid or revoked API token")
-        if client.is_expired(now):
-            raise ApiAuthenticationFailed("token_expired", "This API token has expired")
-        return client
+        return authenticated_client(request, parts[1].decode("latin-1"))
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) when no credentials were sent.
         return 'Bearer realm="ingest"'
+
+
+class ApiClientBasicAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Basic base64(<any name>:<token>)``: the token is the password."""
+
+    def authenticate(self, request) -> tuple[ApiClient, None] | None:
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"basic":
+            return None
+        token = _basic_password(parts)
+        if not token:
+            raise ApiAuthenticationFailed(
+                "invalid_token",
+                "Malformed Basic credentials: use any user name and the API token as the password",
+            )
+        return authenticated_client(request, token)
+
+
+def _basic_password(parts: list[bytes]) -> str:
+    """The password of ``Basic <base64(name:password)>``; empty when malformed."""
+    if len(parts) != 2:
+        return ""
+    try:
+        decoded = base64.b64decode(parts[1], validate=True).decode("latin-1")
+    except (binascii.Error, ValueError):
+        return ""
+    return decoded.partition(":")[2]
+
+
+def authenticated_client(request, token: str) -> tuple[ApiClient, None]:
+    """The active client holding ``token``, its request signature checked; else a 401."""
+    now = timezone.now()
+    client = _client_for(token, now)
+    if client.signs_requests:
+        # The raw bytes, as signed; Django keeps them for the parser to read afterwards.
+        signing.verify(client.pk, client.signing_secret(), request.headers, request.body)
+    _record_last_used(client, now)
+    return client, None
+
+
+def _client_for(token: str, now) -> ApiClient:
+    client = config_lookups.client_for_token(token)
+    if client is None or not client.is_active:
+        raise ApiAuthenticationFailed("invalid_token", "Invalid or revoked API token")
+    if client.is_expired(now):
+        raise ApiAuthenticationFailed("token_expired", "This API token has expired")
+    return client
 
 
 def _record_last_used(client: ApiClient, now) -> None:

@@ -40,7 +40,7 @@ _NOT_READY_EXAMPLE = {
 }
 
 
-_MAPPING_SET_PARAMETERS = [
+MAPPING_SET_PARAMETERS = [
     OpenApiParameter(
         "slug",
         OpenApiTypes.STR,
@@ -68,7 +68,7 @@ _MAPPING_SET_PARAMETERS = [
 
 _DELIVERY_ID = "0b8f3c1e-5d7a-4c52-9d35-3f1c2b7e9a10"
 _INGEST_PARAMETERS = [
-    *_MAPPING_SET_PARAMETERS,
+    *MAPPING_SET_PARAMETERS,
     OpenApiParameter(
         "mode",
         OpenApiTypes.STR,
@@ -301,7 +301,7 @@ PREVIEW = extend_schema(
         "is stored. `would_send` is false when an ingest of it would be rejected (422)."
     ),
     tags=["ingest"],
-    parameters=_MAPPING_SET_PARAMETERS,
+    parameters=MAPPING_SET_PARAMETERS,
     request={"application/json": OpenApiTypes.OBJECT},
     examples=[OpenApiExample("Conversation", value=_CONVERSATION_EXAMPLE, request_only=True)],
     responses={

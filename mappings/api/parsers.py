@@ -152,9 +152,18 @@ class BoundedJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
-        raw = _read_bounded(stream, settings.API_MAX_BODY_BYTES)
-        document = decode_json(raw)
-        check_strings = may_hold_bad_strings(raw)
-        if check_strings or may_exceed_shape(raw):
-            check_shape(document, check_strings=check_strings)
-        return document
+        return checked_json(read_body(stream))
+
+
+def read_body(stream) -> bytes:
+    """At most API_MAX_BODY_BYTES of a request body (DRF's ``request.stream``); more is a 413."""
+    return _read_bounded(stream, settings.API_MAX_BODY_BYTES)
+
+
+def checked_json(raw: bytes) -> Any:
+    """The JSON in ``raw``, refused with a 400 where it is malformed or unstorable (see above)."""
+    document = decode_json(raw)
+    check_strings = may_hold_bad_strings(raw)
+    if check_strings or may_exceed_shape(raw):
+        check_shape(document, check_strings=check_strings)
+    return document

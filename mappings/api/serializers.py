@@ -62,8 +62,24 @@ def _queued(result: IngestResult, body: dict[str, Any]) -> tuple[dict[str, Any],
     return body, 202
 
 
-def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:
-    """The JSON body and HTTP status answered for one ingest."""
+def _partial_failure(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Braze took the request but refused some of its objects, and the mapping set says the bot
+    should take that as a failure. The delivery stays delivered: the rest is in Braze."""
+    errors = body["braze"]["errors"]
+    body["success"] = False
+    body["error"] = {
+        "code": "braze_partial_failure",
+        "message": f"Braze refused {len(errors)} of the record's objects",
+    }
+    return body, 502
+
+
+def ingest_response(result: IngestResult, partial_success: str = "warn") -> tuple[dict, int]:
+    """The JSON body and HTTP status answered for one ingest.
+
+    ``partial_success`` is the mapping set's policy for a 201 whose ``errors`` list refused
+    objects: ``warn`` answers success with Braze's errors listed, ``fail`` a 502.
+    """
     if result.stored_answer is not None:
         return result.stored_answer
     delivery = result.delivery
@@ -82,6 +98,9 @@ def ingest_response(result: IngestResult) -> tuple[dict[str, Any], int]:
     if delivery.skipped_attributes:
         body["skipped_attributes"] = delivery.skipped_attributes
     if delivered:
+        braze = body["braze"] or {}
+        if braze.get("errors") and partial_success == "fail":
+            return _partial_failure(body)
         return body, 200
     if delivery.status in OPEN_STATUSES:
         body["success"] = True

@@ -2,12 +2,17 @@
 
 from django.urls import path
 
-from mappings.api.views import DeliveryView, IngestView, PreviewView
+from mappings.api.views import DeliveryView, IngestView, PlatformIngestView, PreviewView
 
 app_name = "api"
 
 urlpatterns = [
     path("ingest/<slug:slug>/", IngestView.as_view(), name="ingest"),
     path("ingest/<slug:slug>/preview/", PreviewView.as_view(), name="ingest-preview"),
+    path(
+        "platforms/<slug:platform>/<slug:slug>/",
+        PlatformIngestView.as_view(),
+        name="platform-ingest",
+    ),
     path("deliveries/<uuid:delivery_id>/", DeliveryView.as_view(), name="delivery"),
 ]

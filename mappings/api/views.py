@@ -3,12 +3,18 @@
 Each view's OpenAPI documentation is declared in mappings/api/docs.py.
 """
 
+from django.http import HttpResponse
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mappings.api import config_lookups, docs, health
+from mappings.api import config_lookups, docs, health, platform_answers, platform_docs
+from mappings.api.authentication import (
+    ApiClientBasicAuthentication,
+    ApiClientTokenAuthentication,
+)
 from mappings.api.errors import ApiError
 from mappings.api.middleware import arrived_at
 from mappings.api.serializers import delivery_detail, ingest_response
@@ -16,6 +22,8 @@ from mappings.engine import preview
 from mappings.ingest import conversations
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
+from mappings.platforms import ADAPTERS
+from mappings.platforms.base import Adapter, PlatformRequest, PlatformRequestError
 
 # The X-Delivery-Mode and Idempotency-Key headers, read from request.META by their WSGI names:
 # request.headers would build a dict of every header on each ingest only to read these two.
@@ -55,6 +63,29 @@ def _idempotency_key(request: Request) -> str:
     return key
 
 
+def _ingest(
+    request: Request, mapping_set: MappingSet, conversation: dict, key: str, **options
+) -> tuple[conversations.IngestResult, dict, int]:
+    """One ingest and the generic API's answer to it, kept for a repeat of its key."""
+    try:
+        result = conversations.ingest(
+            mapping_set,
+            request.user,
+            conversation,
+            mode=_mode(request),
+            idempotency_key=key,
+            arrived_at=arrived_at(request),
+            **options,
+        )
+    except conversations.IdempotencyConflict as error:
+        raise ApiError(409, "idempotency_conflict", str(error)) from error
+    body, status = ingest_response(result, mapping_set.partial_success)
+    stored = key and result.delivery.status != DeliveryStatus.REJECTED
+    if stored and result.stored_answer is None:
+        conversations.remember_answer(result.delivery, body, status)
+    return result, body, status
+
+
 class IngestView(APIView):
     """POST a conversation's JSON; it is mapped, stored in the outbox and sent to Braze."""
 
@@ -62,24 +93,90 @@ class IngestView(APIView):
     def post(self, request: Request, slug: str) -> Response:
         mapping_set = _mapping_set_for(request.user, slug)
         conversation = _conversation(request)
-        key = _idempotency_key(request)
-        try:
-            result = conversations.ingest(
-                mapping_set,
-                request.user,
-                conversation,
-                mode=_mode(request),
-                idempotency_key=key,
-                arrived_at=arrived_at(request),
-            )
-        except conversations.IdempotencyConflict as error:
-            raise ApiError(409, "idempotency_conflict", str(error)) from error
-        body, status = ingest_response(result)
-        stored = key and result.delivery.status != DeliveryStatus.REJECTED
-        if stored and result.stored_answer is None:
-            conversations.remember_answer(result.delivery, body, status)
+        result, body, status = _ingest(
+            request, mapping_set, conversation, _idempotency_key(request)
+        )
         headers = {"Idempotent-Replayed": "true"} if result.stored_answer else None
         return Response(body, status=status, headers=headers)
+
+
+# Query parameters a webhook URL might carry a token in: refused, never read (URLs are logged).
+_TOKEN_QUERY_NAMES = ("token", "access_token", "api_key", "apikey", "key")
+
+
+class _JsonAnswers(BaseContentNegotiation):
+    """Platforms send whatever Accept header their HTTP client sends (``*/*``, ``text/plain``,
+    axios's list); each platform's dialect is JSON whatever they ask, so there is no 406."""
+
+    def select_parser(self, request, parsers):
+        return None  # the body is read as bytes (platform_answers.raw_request)
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class PlatformIngestView(APIView):
+    """POST a bot platform's own webhook request; answers in that platform's dialect.
+
+    The same ingest as ``IngestView`` (auth, limits, idempotency, outbox, log), read and answered
+    by the platform's adapter (mappings/platforms/), within the adapter's budget, idempotent on
+    the platform's turn id when no Idempotency-Key is sent. Every refusal (a bad token, a rate
+    limit, an unknown mapping set) is in the platform's dialect too.
+    """
+
+    authentication_classes = [ApiClientTokenAuthentication, ApiClientBasicAuthentication]
+    content_negotiation_class = _JsonAnswers
+    parser_classes: list = []
+    adapter: Adapter | None = None
+    platform_request: PlatformRequest | None = None
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        self.adapter = ADAPTERS.get(kwargs["platform"])
+        if self.adapter is None:
+            known = ", ".join(sorted(ADAPTERS))
+            raise ApiError(404, "unknown_platform", f"No platform '{kwargs['platform']}': {known}")
+        if any(name in request.query_params for name in _TOKEN_QUERY_NAMES):
+            raise ApiError(
+                400,
+                "token_in_url",
+                "Send the API token in the Authorization header (Bearer, or HTTP Basic with the "
+                "token as the password), never in the URL's query string, which is logged",
+            )
+        super().initial(request, *args, **kwargs)
+
+    @platform_docs.PLATFORM_INGEST
+    def post(self, request: Request, platform: str, slug: str) -> HttpResponse:
+        mapping_set = _mapping_set_for(request.user, slug)
+        try:
+            self.platform_request = self.adapter.parse(platform_answers.raw_request(request))
+        except PlatformRequestError as error:
+            raise ApiError(400, "invalid_platform_request", str(error)) from error
+        conversation = self.platform_request.conversation
+        platform_answers.check_storable(conversation)
+        key = _idempotency_key(request) or self._turn_key()
+        _, body, status = _ingest(
+            request, mapping_set, conversation, key,
+            platform=platform, budget_ceiling=self.adapter.default_budget_seconds,
+        )  # fmt: skip
+        answer = self.adapter.respond(platform_answers.outcome(body, status), self.platform_request)
+        return platform_answers.http_response(answer)
+
+    def _turn_key(self) -> str:
+        turn_id = self.platform_request.turn_id
+        return conversations.turn_key(self.adapter.platform_id, turn_id) if turn_id else ""
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        response = super().handle_exception(exc)
+        if self.adapter is None:
+            return response  # not a platform we know: the API's own error shape
+        error = response.data.get("error", {}) if isinstance(response.data, dict) else {}
+        answer = self.adapter.refuse(
+            response.status_code,
+            error.get("code", "error"),
+            error.get("message", "The request could not be handled"),
+            self.platform_request,
+        )
+        return platform_answers.http_response(answer, headers_from=response)
 
 
 class DeliveryView(APIView):

@@ -10,7 +10,8 @@ just before the request. Sync mode sends it from the request itself within
 Idempotency (``Idempotency-Key``): the first answer is stored on the delivery and returned for
 a repeat within ``DELIVERY_IDEMPOTENCY_TTL_SECONDS``; a unique constraint per client and key
 makes concurrent repeats collide, so only one reaches Braze. A request that fails validation
-stores nothing for its key.
+stores nothing for its key. A platform route keys a request by the platform's own turn id when
+the caller sent no key (``Turn``): one turn, one delivery.
 """
 
 import hashlib
@@ -39,6 +40,18 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request."""
 
 
+TURN_KEY_PREFIX = "turn:"
+
+
+def turn_key(platform: str, turn_id: str) -> str:
+    """The idempotency key of a platform's turn: its own namespace, apart from callers' keys."""
+    return f"{TURN_KEY_PREFIX}{platform}:{turn_id}"
+
+
+def is_turn_key(key: str) -> bool:
+    return key.startswith(TURN_KEY_PREFIX)
+
+
 @dataclass(frozen=True)
 class IngestResult:
     delivery: Delivery
@@ -56,36 +69,44 @@ def ingest(
     mode: str | None = None,
     idempotency_key: str = "",
     arrived_at: float | None = None,
+    platform: str = "",
+    budget_ceiling: float | None = None,
 ) -> IngestResult:
     """Map one conversation, store it in the outbox, and deliver it per the mode.
 
-    In sync mode the answer is due ``sync_budget(mapping_set)`` seconds after ``arrived_at``
-    (``time.monotonic()``; now when not given): the Braze request and any wait are cut to what
-    is left of it.
+    In sync mode the answer is due ``sync_budget(mapping_set, budget_ceiling)`` seconds after
+    ``arrived_at`` (``time.monotonic()``; now when not given): the Braze request and any wait
+    are cut to what is left of it. ``platform`` names the platform route that called (logged on
+    the delivery); its adapter's budget is the ceiling.
     """
-    deadline = (arrived_at or time.monotonic()) + sync_budget(mapping_set)
+    deadline = (arrived_at or time.monotonic()) + sync_budget(mapping_set, budget_ceiling)
     mode = mode or mapping_set.delivery_mode
     # Only a repeat of a key is compared with it: without a key there is nothing to compare.
     fingerprint = _fingerprint(mapping_set, conversation) if idempotency_key else ""
     if idempotency_key:
         earlier = _earlier_delivery_with_key(api_client, idempotency_key)
         if earlier is not None:
-            return _answer_repeated_key(earlier, fingerprint, mode)
+            return _answer_repeated_key(earlier, idempotency_key, fingerprint, mode, deadline)
     mapping = compiled_for(mapping_set).run(conversation)
     discovery.record(mapping_set, conversation)
     if not mapping.ok:
-        return IngestResult(
-            _record_rejection(mapping_set, api_client, conversation, mapping), mapping, mode=mode
-        )
+        rejected = _record_rejection(mapping_set, api_client, conversation, mapping, platform)
+        return IngestResult(rejected, mapping, mode=mode)
+    accepted = Delivery(
+        mapping_set=mapping_set,
+        api_client=api_client,
+        received_payload=conversation,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        platform=platform,
+    )
     try:
-        delivery = _record_accepted(
-            mapping_set, api_client, conversation, mapping, idempotency_key, fingerprint, mode
-        )
+        delivery = _record_accepted(accepted, mapping, mode)
     except IntegrityError:  # a concurrent request with the same key committed first
         earlier = _earlier_delivery_with_key(api_client, idempotency_key)
         if earlier is None:
             raise
-        return _answer_repeated_key(earlier, fingerprint, mode)
+        return _answer_repeated_key(earlier, idempotency_key, fingerprint, mode, deadline)
     if mode == "sync" and delivery.status == DeliveryStatus.PENDING:
         _deliver_within_budget(delivery, deadline)
         delivery.refresh_from_db()
@@ -121,14 +142,22 @@ def _earlier_delivery_with_key(api_client: ApiClient | None, key: str) -> Delive
     return None
 
 
-def _answer_repeated_key(earlier: Delivery, fingerprint: str, mode: str) -> IngestResult:
-    """The first request's stored answer for a repeat of its key; a different body conflicts."""
-    if earlier.request_fingerprint != fingerprint:
+def _answer_repeated_key(
+    earlier: Delivery, key: str, fingerprint: str, mode: str, deadline: float
+) -> IngestResult:
+    """The first request's stored answer for a repeat of its key.
+
+    A caller's key sent again with a different body conflicts. A platform's turn id does not:
+    that turn was delivered once, and a platform resending it (a retry, or one user message
+    running the same action again) gets the first answer rather than an error its flow would
+    take as a failure.
+    """
+    if earlier.request_fingerprint != fingerprint and not is_turn_key(key):
         raise IdempotencyConflict(
             "This Idempotency-Key was already used with a different request body or mapping set"
         )
-    # The first request may still be answering (a concurrent repeat): wait for its answer.
-    deadline = time.monotonic() + settings.DELIVERY_SYNC_BUDGET_SECONDS
+    # The first request may still be answering (a concurrent repeat): wait for its answer,
+    # within this request's own budget.
     while not earlier.answer_body and time.monotonic() < deadline:
         time.sleep(_POLL_SECONDS)
         earlier.refresh_from_db()
@@ -139,12 +168,17 @@ def _answer_repeated_key(earlier: Delivery, fingerprint: str, mode: str) -> Inge
 
 
 def _record_rejection(
-    mapping_set: MappingSet, api_client: ApiClient | None, conversation: Any, mapping: MappingResult
+    mapping_set: MappingSet,
+    api_client: ApiClient | None,
+    conversation: Any,
+    mapping: MappingResult,
+    platform: str,
 ) -> Delivery:
     rejected = Delivery(
         mapping_set=mapping_set,
         environment=mapping_set.environment,
         api_client=api_client,
+        platform=platform,
         external_id=mapping.external_id or "",
         status=DeliveryStatus.REJECTED,
         mapping_version=mapping_set.version,
@@ -174,34 +208,23 @@ def unchanged_attributes(mapping_set: MappingSet, mapping: MappingResult) -> lis
     return skipped
 
 
-def _record_accepted(
-    mapping_set: MappingSet,
-    api_client: ApiClient | None,
-    conversation: Any,
-    mapping: MappingResult,
-    idempotency_key: str,
-    fingerprint: str,
-    mode: str,
-) -> Delivery:
+def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str) -> Delivery:
     """One INSERT in autocommit: a single statement is atomic on its own, and a transaction
-    around it would add two round trips to every ingest."""
+    around it would add two round trips to every ingest.
+
+    ``delivery`` comes with who sent what (set, client, conversation, key, platform); the
+    mapping's result and the outbox state are filled in here.
+    """
+    mapping_set = delivery.mapping_set
     environment = mapping_set.environment
-    skipped = unchanged_attributes(mapping_set, mapping)
-    delivery = Delivery(
-        mapping_set=mapping_set,
-        environment=environment,
-        api_client=api_client,
-        external_id=mapping.external_id or "",
-        received_payload=conversation,
-        braze_payload=mapping.payload,
-        mapping_version=mapping_set.version,
-        # With the drop_field policy the record is sent without its unusable fields; why is here.
-        problems=[problem.as_dict() for problem in mapping.problems],
-        idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
-        skipped_attributes=skipped,
-        next_attempt_at=timezone.now(),
-    )
+    delivery.environment = environment
+    delivery.external_id = mapping.external_id or ""
+    delivery.braze_payload = mapping.payload
+    delivery.mapping_version = mapping_set.version
+    # With the drop_field policy the record is sent without its unusable fields; why is here.
+    delivery.problems = [problem.as_dict() for problem in mapping.problems]
+    delivery.skipped_attributes = unchanged_attributes(mapping_set, mapping)
+    delivery.next_attempt_at = timezone.now()
     outgoing = dispatch.outgoing_payload(delivery)
     if not dispatch.has_objects(outgoing):
         delivery.status = DeliveryStatus.DELIVERED
@@ -218,9 +241,17 @@ def _latest_attempt(delivery: Delivery) -> DeliveryAttempt | None:
     return delivery.attempts.order_by("-attempt_number").first()
 
 
-def sync_budget(mapping_set: MappingSet) -> float:
-    """Seconds from a sync request's arrival to its answer."""
-    return mapping_set.sync_budget_seconds or settings.DELIVERY_SYNC_BUDGET_SECONDS
+def sync_budget(mapping_set: MappingSet, ceiling: float | None = None) -> float:
+    """Seconds from a sync request's arrival to its answer.
+
+    The mapping set's own budget, else ``DELIVERY_SYNC_BUDGET_SECONDS``. A platform route passes
+    its adapter's budget as ``ceiling``: it replaces the setting (which is for the generic API)
+    and caps the set's own, so no admin setting makes a bot wait past its platform's deadline.
+    """
+    own = mapping_set.sync_budget_seconds
+    if ceiling is None:
+        return own or settings.DELIVERY_SYNC_BUDGET_SECONDS
+    return min(own, ceiling) if own else ceiling
 
 
 def _deliver_within_budget(delivery: Delivery, deadline: float) -> None:

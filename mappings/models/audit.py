@@ -63,6 +63,12 @@ class Delivery(models.Model):
     )
     external_id = models.CharField(max_length=987, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
+    platform = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="The bot platform whose webhook route sent it (empty: the generic ingest API)",
+    )
     mapping_version = models.PositiveIntegerField(
         null=True, blank=True, help_text="Version of the mapping set that produced braze_payload"
     )

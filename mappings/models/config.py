@@ -177,6 +177,17 @@ class MappingSet(TimestampedModel):
         "your bot platform's own timeout (e.g. 4 for Dialogflow's 5 s). Empty: the "
         "DELIVERY_SYNC_BUDGET_SECONDS setting.",
     )
+    partial_success = models.CharField(
+        "when Braze refuses part of a record",
+        max_length=10,
+        choices=[
+            ("warn", "Success with warnings: the bot goes on, Braze's errors are listed"),
+            ("fail", "Failure: the bot takes its failure path"),
+        ],
+        default="warn",
+        help_text="Braze can accept a request (201) and still refuse some of its objects (an "
+        "event, a purchase, an attribute object): how that is reported to the bot.",
+    )
     history = HistoricalRecords()
 
     class Meta:

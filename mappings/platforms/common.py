@@ -217,12 +217,16 @@ def outcome_words(outcome: Outcome) -> str:
 
 
 def problem_lines(outcome: Outcome) -> list[str]:
-    """Each problem as ``row (source): reason``; never the value, which may be personal data."""
+    """Each problem as ``row (source): reason``, then each object Braze refused; never a value,
+    which may be personal data."""
     lines = []
     for problem in outcome.problems:
         where = problem.get("source_path") or problem.get("target") or ""
         label = f"{problem.get('row')} ({where})" if problem.get("row") else where
         lines.append(clip(f"{label}: {problem.get('reason', '')}", _MAX_PROBLEM_CHARS))
+    for error in outcome.braze_errors:  # Braze's per-object refusals, by position, no values
+        where = f"{error.get('input_array', 'object')}[{error.get('index', '?')}]"
+        lines.append(clip(f"Braze refused {where}: {error.get('type', '')}", _MAX_PROBLEM_CHARS))
     return lines
 
 
