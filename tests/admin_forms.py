@@ -31,6 +31,7 @@ def mapping_set_change_form(mapping_set: MappingSet, **changes) -> dict:
         "delivery_mode": mapping_set.delivery_mode,
         "sync_budget_seconds": mapping_set.sync_budget_seconds or "",
         "dedup_unchanged_attributes": "on" if mapping_set.dedup_unchanged_attributes else "",
+        "partial_success": mapping_set.partial_success,
         "rows-TOTAL_FORMS": len(rows), "rows-INITIAL_FORMS": len(rows),
         "rows-MIN_NUM_FORMS": 0, "rows-MAX_NUM_FORMS": 1000,
     }  # fmt: skip

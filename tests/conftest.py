@@ -142,3 +142,17 @@ class IngestCaller:
 @pytest.fixture
 def ingest(api_token) -> IngestCaller:
     return IngestCaller(api_token)
+
+
+@pytest.fixture
+def platform_client(db):
+    """Makes an API client allowed to use the given mapping sets; returns its token."""
+
+    def make(*mapping_sets: MappingSet) -> str:
+        client = ApiClient(name="Bot platforms")
+        token = client.issue_token()
+        client.save()
+        client.mapping_sets.add(*mapping_sets)
+        return token
+
+    return make

@@ -14,6 +14,7 @@ import pytest
 
 from mappings.platforms import ADAPTERS
 from mappings.platforms.base import (
+    ANSWER_MARGIN_SECONDS,
     FORM,
     HUMAN_WAIT_CEILING_SECONDS,
     JSON,
@@ -62,10 +63,16 @@ def test_each_budget_stays_under_the_platforms_deadline_and_a_persons_patience(p
         assert budget <= deadline * 0.9  # a tenth of the deadline left for the network
 
 
-def test_the_dialogflow_and_twilio_budgets_are_the_issues():
-    assert ADAPTERS["dialogflow-cx"].default_budget_seconds == 4.5
-    assert ADAPTERS["dialogflow-es"].default_budget_seconds == 4.5
-    assert ADAPTERS["twilio-studio"].default_budget_seconds == 9.0
+@pytest.mark.parametrize(
+    ("platform_id", "answered_by"),
+    [("dialogflow-cx", 4.5), ("dialogflow-es", 4.5), ("twilio-studio", 9.0)],
+)
+def test_the_answer_leaves_by_the_time_the_issue_sets_budget_and_margin_included(
+    platform_id, answered_by
+):
+    # After the budget the route still records the outcome and answers: the margin covers it
+    # (tests/test_platform_route_behaviour.py times a CX call against a slow Braze).
+    assert ADAPTERS[platform_id].default_budget_seconds + ANSWER_MARGIN_SECONDS <= answered_by
 
 
 @pytest.mark.parametrize("platform_id", sorted(DEADLINES))

@@ -9,122 +9,13 @@ an E.164 phone, numbers as numbers and no ``"null"`` text.
 """
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 from google.cloud.dialogflow_v2.types import WebhookResponse as EsResponse
 from google.cloud.dialogflowcx_v3.types import WebhookResponse as CxResponse
 
-from mappings.models import ApiClient, FieldMapping, MappingSet
-
-SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "platforms"
-TIMEOUT = 15
-
-
-@dataclass(frozen=True)
-class Platform:
-    """One platform's sample and the mapping rows that read its parameter names."""
-
-    id: str
-    first_name: str
-    email: str
-    dob: tuple[str, list]
-    phone: tuple[str, str]
-    number: tuple[str, str, int] | None = None  # parameter, attribute, expected value
-    absent: tuple[str, ...] = ()  # parameters holding null / "null" / "": never sent
-    expected: dict = field(default_factory=dict)  # attribute -> value at Braze
-
-    def sample(self) -> tuple[bytes, str]:
-        if self.id == "twilio-studio":
-            body = (SAMPLES / self.id / "request.txt").read_bytes().strip()
-            return body, "application/x-www-form-urlencoded"
-        return (SAMPLES / self.id / "request.json").read_bytes(), "application/json"
-
-
-PLATFORMS = [
-    Platform("dialogflow-cx", "given-name", "email", ("date-of-birth", ["dob"]),
-             ("phone", "BR"), ("trips-per-year", "trips_per_year", 3), ("city",),
-             {"first_name": "Ana Luíza", "email": "ana.souza@example.com",
-              "dob": "1990-04-12", "phone": "+5511987654321"}),
-    Platform("dialogflow-es", "given-name", "email", ("date-of-birth", ["dob"]),
-             ("phone-number", "BR"), None, ("nickname",),
-             {"first_name": "Ana Luíza", "email": "ana.souza@example.com",
-              "dob": "1990-04-12", "phone": "+5511987654321"}),
-    Platform("rasa", "first_name", "email", ("date_of_birth", ["dob"]), ("phone", "PT"),
-             ("party_size", "party_size", 4), ("favourite_city",),
-             {"first_name": "Inês", "email": "ines.ferreira@example.pt",
-              "dob": "1990-04-12", "phone": "+351912345678"}),
-    Platform("voiceflow", "name", "email", ("birthday", ["dob"]), ("phone", "JP"),
-             ("trips_booked", "trips_booked", 3), ("nickname", "company"),
-             {"first_name": "Kenji  Tanaka", "email": "kenji.tanaka@example.jp",
-              "dob": "1988-03-03", "phone": "+819012345678"}),
-    Platform("botpress", "firstName", "email", ("birthDate", [{"name": "dob", "order": "DMY"}]),
-             ("phone", "ES"), ("tripsPerYear", "trips_per_year", 2), ("notes",),
-             {"first_name": "Lucía", "email": "lucia.fernandez@example.es",
-              "dob": "1985-11-07", "phone": "+34612345678"}),
-    Platform("pypestream", "first_name", "email",
-             ("date_of_birth", [{"name": "dob", "order": "DMY"}]), ("phone", "BR"), None, (),
-             {"first_name": "Ana", "email": "ana.souza@example.com",
-              "dob": "1990-04-12", "phone": "+5511987654321"}),
-    Platform("twilio-studio", "first_name", "email",
-             ("date_of_birth", [{"name": "dob", "order": "DMY"}]), ("phone", "GB"), None,
-             ("company",),
-             {"first_name": "Siân", "email": "sian.obrien@example.co.uk",
-              "dob": "1992-02-29", "phone": "+447911123456"}),
-    Platform("lex-v2", "FirstName", "Email", ("BirthDate", ["dob"]), ("Phone", "BR"), None, (),
-             {"first_name": "Ana Luíza", "email": "ana.souza@example.com",
-              "dob": "1990-04-12", "phone": "+5511987654321"}),
-]  # fmt: skip
-BY_ID = {platform.id: platform for platform in PLATFORMS}
-
-
-def _parameter(name: str) -> str:
-    return f'bridge.parameters."{name}"'
-
-
-def _mapping_set_for(platform: Platform, environment, slug: str | None = None) -> MappingSet:
-    mapping_set = MappingSet.objects.create(
-        slug=slug or f"{platform.id}-bot", name=f"{platform.id} bot", environment=environment,
-        identifier_source_path="bridge.session",
-    )  # fmt: skip
-    rows = [
-        (platform.first_name, "first_name", ["trim"]),
-        (platform.email, "email", ["trim", "lower"]),
-        (platform.dob[0], "dob", platform.dob[1]),
-        (platform.phone[0], "phone", [{"name": "phone", "region": platform.phone[1]}]),
-        *[(name, name.replace("-", "_").lower(), ["trim"]) for name in platform.absent],
-    ]
-    if platform.number:
-        rows.append((platform.number[0], platform.number[1], ["int"]))
-    for position, (source, target, transforms) in enumerate(rows):
-        FieldMapping.objects.create(
-            mapping_set=mapping_set, position=position, source_path=_parameter(source),
-            target_attribute=target, transforms=transforms,
-        )  # fmt: skip
-    return mapping_set
-
-
-@pytest.fixture
-def platform_client(db):
-    def make(*mapping_sets: MappingSet) -> str:
-        client = ApiClient(name="Bot platforms")
-        token = client.issue_token()
-        client.save()
-        client.mapping_sets.add(*mapping_sets)
-        return token
-
-    return make
-
-
-def _post(live_server, platform_id, slug, body, content_type, token, **options):
-    url = f"{live_server.url}/api/v1/platforms/{platform_id}/{slug}/"
-    headers = {"Content-Type": content_type, **options.pop("headers", {})}
-    auth = options.pop("auth", None)
-    if auth is None:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.post(url, data=body, headers=headers, auth=auth, timeout=TIMEOUT, **options)
+from tests.platform_samples import PLATFORMS, mapping_set_for, post_to_platform
 
 
 def _attributes_at_braze(braze) -> list[dict]:
@@ -163,11 +54,12 @@ def _documented_answer(platform_id: str, response: requests.Response) -> dict:
 def test_each_platform_sample_reaches_braze_mapped_and_gets_its_own_answer(
     platform, live_server, braze, environment, platform_client
 ):
-    mapping_set = _mapping_set_for(platform, environment)
+    mapping_set = mapping_set_for(platform, environment)
     body, content_type = platform.sample()
 
-    response = _post(live_server, platform.id, mapping_set.slug, body, content_type,
-                     platform_client(mapping_set))  # fmt: skip
+    response = post_to_platform(
+        live_server, platform.id, mapping_set.slug, body, content_type, platform_client(mapping_set)
+    )
 
     assert response.status_code == 200, response.text
     answer = _documented_answer(platform.id, response)

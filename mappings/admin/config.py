@@ -89,7 +89,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
                                         "identifier_transforms", "alias_label"]}),
         ("Problems", {"fields": ["on_problem"]}),
         ("Delivery", {"fields": ["delivery_mode", "sync_budget_seconds",
-                                 "dedup_unchanged_attributes"]}),
+                                 "dedup_unchanged_attributes", "partial_success"]}),
         ("Field discovery", {"fields": ["seen_paths", "unmapped_paths"]}),
     ]  # fmt: skip
     readonly_fields = ["version", "preview_link", "seen_paths", "unmapped_paths"]

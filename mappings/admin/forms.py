@@ -73,7 +73,7 @@ class MappingSetForm(forms.ModelForm):
         fields = [
             "name", "slug", "environment", "is_active", "braze_partner", "identifier_type",
             "identifier_source_path", "identifier_transforms", "alias_label", "on_problem",
-            "delivery_mode", "sync_budget_seconds", "dedup_unchanged_attributes",
+            "delivery_mode", "sync_budget_seconds", "dedup_unchanged_attributes", "partial_success",
         ]  # fmt: skip
 
     def clean(self) -> dict:

@@ -14,28 +14,47 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 
 from mappings.api import parsers
+from mappings.api.errors import ApiError
 from mappings.platforms import common
-from mappings.platforms.base import Outcome, PlatformResponse, RawRequest
+from mappings.platforms.base import (
+    Adapter,
+    Outcome,
+    PlatformRequest,
+    PlatformRequestError,
+    PlatformResponse,
+    RawRequest,
+)
 
 # Headers of a refusal that the platform's answer keeps (the body and its type are the adapter's).
 _KEPT_HEADERS = ("Retry-After", "WWW-Authenticate", "Allow")
 
 
-def raw_request(request: Request) -> RawRequest:
-    """The parts of the HTTP request an adapter reads; the body bounded, and refused where it is
-    JSON that cannot be stored (NaN, NUL characters, too deep), as on the generic route."""
-    body = parsers.read_body(request.stream)
-    content_type = request.content_type or ""
+def read(adapter: Adapter, request: Request) -> tuple[PlatformRequest | None, ApiError | None]:
+    """The platform's request as its adapter reads it, or the 400 saying why it cannot be read.
+
+    The body is ``request.body``: bounded, since ApiBodyLimitMiddleware refuses a declared
+    length over API_MAX_BODY_BYTES on every /api/ path, and kept, so request signing can read the
+    same bytes. JSON that cannot be stored (NaN, NUL characters, too deep) is refused as on the
+    generic route; form bodies are checked after decoding, where ``%00`` becomes a NUL.
+    """
+    raw = RawRequest(
+        request.body, request.content_type or "", request.headers, request.query_params.dict()
+    )
+    try:
+        if _is_json(raw.content_type) and raw.body.strip():  # an empty body is the adapter's
+            parsers.checked_json(raw.body)
+        platform_request = adapter.parse(raw)
+        parsers.check_shape(platform_request.conversation)
+    except PlatformRequestError as error:
+        return None, ApiError(400, "invalid_platform_request", str(error))
+    except ApiError as error:
+        return None, error
+    return platform_request, None
+
+
+def _is_json(content_type: str) -> bool:
     kind = common.media_type(content_type)
-    is_json = kind in ("application/json", "") or kind.endswith("+json")
-    if is_json and body.strip():  # an empty body is the adapter's to name
-        parsers.checked_json(body)
-    return RawRequest(body, content_type, request.headers, request.query_params.dict())
-
-
-def check_storable(conversation: dict[str, Any]) -> None:
-    """Form bodies too: a ``%00`` decodes to a NUL character, which PostgreSQL cannot store."""
-    parsers.check_shape(conversation)
+    return kind in ("application/json", "") or kind.endswith("+json")
 
 
 def outcome(body: dict[str, Any], status: int) -> Outcome:
@@ -59,9 +78,11 @@ def outcome(body: dict[str, Any], status: int) -> Outcome:
 def _outcome_status(body: dict[str, Any], status: int) -> str:
     if status == 422:
         return "rejected"
-    if status >= 400:  # Braze refused the record (or, by the set's policy, part of it)
+    if status >= 400:  # Braze refused the record (or part of it, with partial_success "fail")
         return "failed"
-    return body["status"] if body.get("status") in ("delivered", "accepted") else "queued"
+    if status == 202:
+        return "accepted" if body.get("status") == "accepted" else "queued"
+    return "delivered"  # in Braze, whole or (partial_success "warn") but for the objects listed
 
 
 def http_response(

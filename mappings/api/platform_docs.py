@@ -7,7 +7,6 @@ answer shapes, written from its public documentation (docs/platforms.md says whi
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
-from mappings.api import schema
 from mappings.api.docs import MAPPING_SET_PARAMETERS
 from mappings.platforms import ADAPTERS
 
@@ -19,6 +18,19 @@ _PLATFORM_PARAMETER = OpenApiParameter(
     description="The bot platform whose webhook calls this route; it reads the request and "
     "writes the answer in that platform's dialect",
 )
+
+_REFUSALS = {
+    400: "The platform's request cannot be read, or a token was put in the query string",
+    401: "No token, or a bad one",
+    403: "This API client may not use the mapping set",
+    404: "No such platform or mapping set",
+    409: "The Idempotency-Key was used with another body",
+    413: "The body is over the size limit",
+    422: "The conversation could not be mapped (platforms that take failure as a status)",
+    429: "Over the client's rate limit; Retry-After says when to come back",
+    502: "Braze refused the record (platforms that take failure as a status)",
+    503: "The service is unavailable; Retry-After says when to come back",
+}
 
 PLATFORM_INGEST = extend_schema(
     operation_id="ingest_platform_webhook",
@@ -40,6 +52,11 @@ PLATFORM_INGEST = extend_schema(
     },
     responses={
         200: OpenApiResponse(OpenApiTypes.OBJECT, description="The platform's success answer"),
-        **schema.error_responses(400, 401, 403, 404, 409, 413, 429, 503),
+        # Refusals are in the platform's dialect too (Rasa's {action_name, error}, a Lex
+        # response, ...), so their shape is the platform's, not the API's error object.
+        **{
+            status: OpenApiResponse(OpenApiTypes.OBJECT, description=description)
+            for status, description in _REFUSALS.items()
+        },
     },
 )

@@ -7,7 +7,7 @@ from mappings.api.errors import error_body
 from mappings.engine.mapping import MappingResult
 from mappings.ingest.conversations import IngestResult
 from mappings.models import Delivery, DeliveryAttempt
-from mappings.models.audit import OPEN_STATUSES, DeliveryStatus
+from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
 
 
 def _parsed_response(attempt: DeliveryAttempt) -> dict[str, Any]:
@@ -62,23 +62,17 @@ def _queued(result: IngestResult, body: dict[str, Any]) -> tuple[dict[str, Any],
     return body, 202
 
 
-def _partial_failure(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Braze took the request but refused some of its objects, and the mapping set says the bot
-    should take that as a failure. The delivery stays delivered: the rest is in Braze."""
-    errors = body["braze"]["errors"]
-    body["success"] = False
-    body["error"] = {
-        "code": "braze_partial_failure",
-        "message": f"Braze refused {len(errors)} of the record's objects",
-    }
-    return body, 502
+def _partly_accepted(attempt: DeliveryAttempt | None) -> bool:
+    return attempt is not None and attempt.outcome == AttemptOutcome.PARTIAL
 
 
-def ingest_response(result: IngestResult, partial_success: str = "warn") -> tuple[dict, int]:
+def ingest_response(result: IngestResult, partial_success: str = "fail") -> tuple[dict, int]:
     """The JSON body and HTTP status answered for one ingest.
 
-    ``partial_success`` is the mapping set's policy for a 201 whose ``errors`` list refused
-    objects: ``warn`` answers success with Braze's errors listed, ``fail`` a 502.
+    ``partial_success`` is the mapping set's policy for a 201 whose ``errors`` list refused some
+    of the record's objects (the delivery is failed, its attempt partial): ``fail`` answers 502
+    as for any refused record, ``warn`` answers 200, ``success`` true and status ``partial``,
+    Braze's refusals listed under ``braze.errors``.
     """
     if result.stored_answer is not None:
         return result.stored_answer
@@ -98,9 +92,9 @@ def ingest_response(result: IngestResult, partial_success: str = "warn") -> tupl
     if delivery.skipped_attributes:
         body["skipped_attributes"] = delivery.skipped_attributes
     if delivered:
-        braze = body["braze"] or {}
-        if braze.get("errors") and partial_success == "fail":
-            return _partial_failure(body)
+        return body, 200
+    if partial_success == "warn" and _partly_accepted(result.attempt):
+        body.update(success=True, status="partial")
         return body, 200
     if delivery.status in OPEN_STATUSES:
         body["success"] = True

@@ -23,7 +23,7 @@ from mappings.ingest import conversations
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
 from mappings.platforms import ADAPTERS
-from mappings.platforms.base import Adapter, PlatformRequest, PlatformRequestError
+from mappings.platforms.base import Adapter, PlatformRequest
 
 # The X-Delivery-Mode and Idempotency-Key headers, read from request.META by their WSGI names:
 # request.headers would build a dict of every header on each ingest only to read these two.
@@ -109,7 +109,7 @@ class _JsonAnswers(BaseContentNegotiation):
     axios's list); each platform's dialect is JSON whatever they ask, so there is no 406."""
 
     def select_parser(self, request, parsers):
-        return None  # the body is read as bytes (platform_answers.raw_request)
+        return None  # the body is read as bytes (platform_answers.read)
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -129,6 +129,7 @@ class PlatformIngestView(APIView):
     parser_classes: list = []
     adapter: Adapter | None = None
     platform_request: PlatformRequest | None = None
+    unreadable: ApiError | None = None
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self.adapter = ADAPTERS.get(kwargs["platform"])
@@ -142,20 +143,20 @@ class PlatformIngestView(APIView):
                 "Send the API token in the Authorization header (Bearer, or HTTP Basic with the "
                 "token as the password), never in the URL's query string, which is logged",
             )
+        # Read before authenticating, so that a refusal (a bad token, a rate limit) is answered
+        # with what the platform needs echoed (Rasa's action, Lex's intent and session); an
+        # unreadable request is refused only once authenticated, so it tells a stranger nothing.
+        self.platform_request, self.unreadable = platform_answers.read(self.adapter, request)
         super().initial(request, *args, **kwargs)
 
     @platform_docs.PLATFORM_INGEST
     def post(self, request: Request, platform: str, slug: str) -> HttpResponse:
         mapping_set = _mapping_set_for(request.user, slug)
-        try:
-            self.platform_request = self.adapter.parse(platform_answers.raw_request(request))
-        except PlatformRequestError as error:
-            raise ApiError(400, "invalid_platform_request", str(error)) from error
-        conversation = self.platform_request.conversation
-        platform_answers.check_storable(conversation)
+        if self.unreadable is not None:
+            raise self.unreadable
         key = _idempotency_key(request) or self._turn_key()
         _, body, status = _ingest(
-            request, mapping_set, conversation, key,
+            request, mapping_set, self.platform_request.conversation, key,
             platform=platform, budget_ceiling=self.adapter.default_budget_seconds,
         )  # fmt: skip
         answer = self.adapter.respond(platform_answers.outcome(body, status), self.platform_request)

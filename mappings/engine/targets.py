@@ -300,8 +300,9 @@ def _custom_set(max_length: int) -> Check:
         if isinstance(value, list):
             return array(value)
         if isinstance(value, dict):
-            _refuse_operation_shape(value)
-            return _nested(value)
+            nested = _nested(value)  # nulls pruned first: {"add": 1, "x": null} sends {"add": 1}
+            _refuse_operation_shape(nested)
+            return nested
         return _scalar(value)
 
     return check

@@ -40,7 +40,7 @@ def _rows(queryset: QuerySet, limit: int) -> Iterator[Model]:
 
 DELIVERY_COLUMNS = [
     "created_at", "delivery_id", "status", "environment", "mapping_set", "mapping_version",
-    "api_client", "external_id", "idempotency_key", "reason", "braze_body",
+    "api_client", "platform", "external_id", "idempotency_key", "reason", "braze_body",
 ]  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def _delivery_row(delivery: Delivery, masks: dict[int, redaction.Sensitivity]) -
     return [
         delivery.created_at.isoformat(), delivery.pk, delivery.status, delivery.environment.name,
         delivery.mapping_set.slug, delivery.mapping_version, delivery.api_client or "",
-        delivery.external_id, delivery.idempotency_key, delivery.reason,
+        delivery.platform, delivery.external_id, delivery.idempotency_key, delivery.reason,
         json.dumps(body, ensure_ascii=False) if body is not None else "",
     ]  # fmt: skip
 

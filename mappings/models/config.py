@@ -181,12 +181,13 @@ class MappingSet(TimestampedModel):
         "when Braze refuses part of a record",
         max_length=10,
         choices=[
-            ("warn", "Success with warnings: the bot goes on, Braze's errors are listed"),
             ("fail", "Failure: the bot takes its failure path"),
+            ("warn", "Success with warnings: the bot goes on, Braze's refusals are listed"),
         ],
-        default="warn",
+        default="fail",
         help_text="Braze can accept a request (201) and still refuse some of its objects (an "
-        "event, a purchase, an attribute object): how that is reported to the bot.",
+        "event, a purchase, an attribute object): how that is answered to the bot. The delivery "
+        "is logged as failed either way, with Braze's error for each refused object.",
     )
     history = HistoricalRecords()
 

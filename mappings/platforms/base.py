@@ -27,6 +27,9 @@ FORM = "application/x-www-form-urlencoded"
 # A person is waiting in a chat or on a call while we answer: no budget is longer than this,
 # however long the platform itself would wait (Rasa waits 5 minutes, Botpress 60 s).
 HUMAN_WAIT_CEILING_SECONDS = 9.0
+# A budget ends the wait for Braze; the route then records the outcome and answers. Budgets are
+# set this much under the time by which the platform must have its answer.
+ANSWER_MARGIN_SECONDS = 0.5
 
 
 class PlatformRequestError(ValueError):

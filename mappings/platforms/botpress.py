@@ -21,4 +21,4 @@ DIALECT = flat.Dialect(
 )
 
 # Botpress Cloud gives a bot 60 s to process a message or event.
-ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=8.5)

@@ -30,7 +30,7 @@ _TIME_KEYS = {"hours", "minutes", "seconds", "nanos"}
 class DialogflowCx(common.ApiErrorRefusal):
     # Refusals: CX reads no body from a failed call, only its status; the body is for the logs.
     platform_id = "dialogflow-cx"
-    default_budget_seconds = 4.5  # CX's webhook timeout defaults to 5 s
+    default_budget_seconds = 4.0  # CX's webhook timeout defaults to 5 s: the answer is out by 4.5 s
 
     def parse(self, raw: RawRequest) -> PlatformRequest:
         request = common.json_object(raw.body, PLATFORM)

@@ -20,4 +20,4 @@ DIALECT = flat.Dialect(
 )
 
 # No published limit for an action node's calls; we answer as fast as for any person.
-ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=8.5)

@@ -31,7 +31,7 @@ _DUCKLING_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})T00:00:00(?:\.0+)?(?:Z|[+-]\d{2
 class Rasa:
     platform_id = "rasa"
     # Rasa waits up to 5 minutes for an action (DEFAULT_REQUEST_TIMEOUT); a person does not.
-    default_budget_seconds = 9.0
+    default_budget_seconds = 8.5
 
     def parse(self, raw: RawRequest) -> PlatformRequest:
         request = common.json_object(raw.body, PLATFORM)

@@ -23,4 +23,4 @@ DIALECT = flat.Dialect(
 )
 
 # Studio fails the widget after 10 s.
-ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=8.5)

@@ -28,4 +28,4 @@ DIALECT = flat.Dialect(
 )
 
 # The API step gives up after 20 s (general-runtime's default request timeout).
-ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=9.0)
+ADAPTER = flat.FlatAdapter(DIALECT, default_budget_seconds=8.5)
