@@ -153,6 +153,14 @@ def test_coerce_treats_unset_markers_as_empty_and_never_sends_them(value, target
     assert mapped(value, "coerce", target=target) == "<absent>"
 
 
+def test_empty_words_name_more_unset_markers_like_voiceflows_zero():
+    transform = {"name": "coerce", "empty_words": ["0", "N/A"]}
+
+    assert mapped("0", transform, target="first_name") == "<absent>"
+    assert mapped("n/a", transform, target="first_name") == "<absent>"
+    assert mapped("0", "coerce", target="loyalty_points") == 0  # without the option: a zero
+
+
 def test_an_unset_marker_can_still_fall_back_to_a_default():
     assert mapped("null", "coerce", {"name": "default", "value": "unknown"}) == "unknown"
 
@@ -239,6 +247,7 @@ def test_coerce_makes_an_identifier_text():
         ({"name": "coerce", "type": "money"}, "coerce: 'type' must be one of auto, text, number"),
         ({"name": "coerce", "typ": "text"}, "coerce: unknown option 'typ'"),
         ({"name": "coerce", "order": "DYM"}, "coerce: 'order' must be one of DMY, MDY, YMD"),
+        ({"name": "coerce", "empty_words": "0"}, "coerce: 'empty_words' must be a list of texts"),
         ({"name": "phone", "region_from": ""}, "phone: 'region_from' must be a path"),
         ({"name": "phone", "region_from": "a.given-name"}, "quote keys with dashes"),
         ({"name": "phone", "region_from": 3}, "phone: 'region_from' must be a path"),

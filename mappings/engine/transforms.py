@@ -244,12 +244,13 @@ _PLAIN_NUMBER = re.compile(r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$")  # no leading z
 def _coerce(options: dict) -> Callable[[Any], Any]:
     kind = options.get("type", "auto")
     cast = _CASTS[kind](options) if kind in ("date", "datetime") else _CASTS[kind]
+    unset = UNSET_WORDS | {word.strip().lower() for word in options.get("empty_words", ())}
 
     def apply(value: Any) -> Any:
         if isinstance(value, list):
             items = (apply(item) for item in value)
             return [item for item in items if item is not EMPTY and item is not None]
-        if value is None or (isinstance(value, str) and value.strip().lower() in UNSET_WORDS):
+        if value is None or (isinstance(value, str) and value.strip().lower() in unset):
             return EMPTY
         return cast(value)
 
@@ -336,6 +337,12 @@ def _is_path(value: Any) -> str | None:
     return None
 
 
+def _is_word_list(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(word, str) for word in value):
+        return None
+    return 'must be a list of texts, like ["0", "n/a"]'
+
+
 def _is_coerce_type(value: Any) -> str | None:
     return None if value in COERCE_TYPES else f"must be one of {', '.join(COERCE_TYPES)}"
 
@@ -391,7 +398,7 @@ KINDS: dict[str, Kind] = {
     "coerce": Kind(
         _coerce,
         "cast text to the target's type; null, undefined and blank are empty",
-        {"type": _is_coerce_type, **_DATE_OPTIONS},
+        {"type": _is_coerce_type, "empty_words": _is_word_list, **_DATE_OPTIONS},
         typed=True,
     ),
 }
