@@ -17,7 +17,8 @@ APP = ROOT / "mappings"
 FLOORS = [
     # pure, no ORM, no I/O beyond their own concern
     ("mappings.engine", "mappings.platforms", "mappings.fake_braze", "mappings.encryption",
-     "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks"),
+     "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks",
+     "mappings.presets"),
     ("mappings.models",),
     ("mappings.delivery",),
     ("mappings.ingest",),
@@ -30,6 +31,8 @@ ONLY_IMPORTS = {
     "mappings.engine": ("mappings.engine",),
     "mappings.platforms": ("mappings.platforms", "mappings.engine"),
     "mappings.fake_braze": ("mappings.fake_braze",),
+    # Presets are data (YAML beside a small loader): nothing of the app.
+    "mappings.presets": (),
     # The Braze client knows no models: only its own deadline watch.
     "mappings.delivery.braze": ("mappings.delivery.deadlines",),
     "mappings.delivery.deadlines": (),

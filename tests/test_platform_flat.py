@@ -95,7 +95,7 @@ def test_twilio_reads_the_default_form_encoded_body():
     assert "company" not in bridge["parameters"]  # an empty form field is not a value
     assert "Body" not in bridge["parameters"]
     assert bridge["text"] == "my email is Sian.OBrien@Example.CO.UK"
-    assert request.session_id == "+447700900123"
+    assert request.session_id == "+447911123456"
     assert request.turn_id.startswith("FN6a1b2c3d")
 
 

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
     ApiClientForm,
@@ -96,10 +97,22 @@ class MappingSetAdmin(SimpleHistoryAdmin):
 
     def get_urls(self):
         preview = self.admin_site.admin_view(self.preview_view)
+        from_preset = self.admin_site.admin_view(self.add_from_preset_view)
         return [
             path("<int:pk>/preview/", preview, name="mappings_mappingset_preview"),
+            path("add-from-preset/", from_preset, name="mappings_mappingset_add_from_preset"),
             *super().get_urls(),
         ]
+
+    def add_from_preset_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Add a mapping set from a platform preset",
+        }
+        return admin_presets.page(request, context)
 
     def preview_view(self, request, pk: int):
         mapping_set = get_object_or_404(MappingSet, pk=pk)

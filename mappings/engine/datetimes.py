@@ -3,8 +3,11 @@
 Accepted: ISO 8601 (``2026-11-20``, ``2026-11-20T10:15:00Z``), numeric dates with ``/ . -``
 separators in a configured field order (``12/04/1990`` is 12 April with ``DMY``, 4 December
 with ``MDY``), English month names (``12 April 1990``, ``Apr 12th, 1990``), an optional time
-(``10:15``, ``10:15:30``, ``2:15 pm``) and Unix epoch seconds or milliseconds. Anything else is
-refused rather than guessed: a wrong birthday is worse than a missing one.
+(``10:15``, ``10:15:30``, ``2:15 pm``), Unix epoch seconds or milliseconds, and a date as an
+object of its parts, ``{year, month, day}`` with optional ``hours``, ``minutes``, ``seconds``,
+``nanos`` (Dialogflow CX's ``@sys.date`` and ``@sys.date-time``, whose numbers are often floats
+like ``1990.0``). Anything else is refused rather than guessed: a wrong birthday is worse than a
+missing one.
 
 Pure functions: no clock, no I/O.
 """
@@ -52,6 +55,8 @@ _MONTH_DAY = re.compile(
     re.I,
 )
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # above this an epoch number is in milliseconds
+_DATE_PARTS = frozenset({"year", "month", "day"})
+_TIME_PARTS = frozenset({"hours", "minutes", "seconds", "nanos"})
 
 
 class DateParseError(ValueError):
@@ -62,8 +67,11 @@ def parse_datetime(value: object, order: str = "DMY", zone: tzinfo = UTC) -> dat
     """An aware datetime; a value without a zone is read in ``zone``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_epoch(value)
+    if isinstance(value, dict):
+        parsed = _from_parts(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     if not isinstance(value, str):
-        raise DateParseError("not a date: expected text or an epoch number")
+        raise DateParseError("not a date: expected text, an epoch number or {year, month, day}")
     text = value.strip()
     parsed = _from_iso(text) or _from_human(text, order)
     if parsed is None:
@@ -89,6 +97,31 @@ def _from_epoch(number: float) -> datetime:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError) as error:
         raise DateParseError("not a usable epoch time") from error
+
+
+def _from_parts(parts: dict) -> datetime:
+    """``{"year": 1990.0, "month": 4.0, "day": 12.0}`` (and a time of day, if given)."""
+    keys = set(parts)
+    if not _DATE_PARTS <= keys <= _DATE_PARTS | _TIME_PARTS:
+        raise DateParseError("not a date object: expected year, month and day")
+    numbers = {key: _whole(parts[key], key) for key in keys}
+    try:
+        return datetime(
+            numbers["year"], numbers["month"], numbers["day"],
+            numbers.get("hours", 0), numbers.get("minutes", 0), numbers.get("seconds", 0),
+            numbers.get("nanos", 0) // 1000,
+        )  # fmt: skip
+    except (ValueError, OverflowError) as error:
+        raise DateParseError(f"not a real date or time ({error})") from error
+
+
+def _whole(value: object, key: str) -> int:
+    """A whole number, as a number (``1990.0``) or digits (``"1990"``)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        return int(value)
+    raise DateParseError(f"not a date object: '{key}' is not a whole number")
 
 
 def _from_iso(text: str) -> datetime | None:

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from jmespath.exceptions import JMESPathError
@@ -100,16 +101,27 @@ class _Row:
     constant: Any = _NOT_FOLDED  # a constant row's final value, worked out once
     pipeline: tuple = ()  # (apply, handles_empty) per step: the hot loop's view of ``steps``
     attribute: str | None = None  # the attribute name, for rows that set one
+    reads_document: bool = False  # a step reads another path of the conversation
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pipeline", tuple((s.apply, s.handles_empty) for s in self.steps))
+        object.__setattr__(self, "reads_document", any(s.reads_document for s in self.steps))
         if self.target.kind == "attribute":
             object.__setattr__(self, "attribute", self.target.name)
+
+    def pipeline_for(self, conversation: Any) -> tuple:
+        """The pipeline with each document-reading step given this conversation."""
+        return tuple(
+            (partial(step.apply, conversation=conversation), step.handles_empty)
+            if step.reads_document
+            else (step.apply, step.handles_empty)
+            for step in self.steps
+        )
 
 
 def _folded(row: _Row) -> _Row:
     """A constant row whose value is usable is computed now rather than on every record."""
-    if row.spec.source_type != "constant":
+    if row.spec.source_type != "constant" or row.reads_document:
         return row
     problems: list[Problem] = []
     value = _row_value(row, None, problems)
@@ -118,10 +130,15 @@ def _folded(row: _Row) -> _Row:
     return replace(row, constant=value)
 
 
-def _compile_steps(configs: tuple[Any, ...], where: str, errors: list[SpecProblem]) -> tuple:
+def _compile_steps(
+    configs: tuple[Any, ...], where: str, errors: list[SpecProblem], target: Target | None
+) -> tuple:
     problems = spec_rules.transform_problems(configs, where)
     errors.extend(problems)
-    return () if problems else tuple(transforms.build(config) for config in configs)
+    if problems:
+        return ()
+    target_type = targets.value_type(target) if target is not None else "auto"
+    return tuple(transforms.build(config, target_type) for config in configs)
 
 
 def _compile_row(
@@ -140,7 +157,7 @@ def _compile_row(
         errors.append(SpecProblem(f"{where}.target", str(error)))
     if target is not None and target.kind == "attribute" and target.name == spec.identifier_type:
         errors.append(SpecProblem(f"{where}.target", f"'{target.name}' is the user identifier"))
-    steps = _compile_steps(row.transforms, f"{where}.transforms", errors)
+    steps = _compile_steps(row.transforms, f"{where}.transforms", errors, target)
     if len(errors) > before or read is None or target is None:
         return None
     blocking = row.required or spec.on_problem == "reject"
@@ -160,11 +177,11 @@ def _compile_identifier(spec: MappingSpec, errors: list[SpecProblem]) -> _Row | 
         read = sources.compile_path(spec.identifier_path)
     except SourceError as error:
         errors.append(SpecProblem("identifier.source", str(error)))
-    steps = _compile_steps(spec.identifier_transforms, "identifier.transforms", errors)
+    target = Target("identifier", spec.identifier_type)
+    steps = _compile_steps(spec.identifier_transforms, "identifier.transforms", errors, target)
     if read is None:
         return None
     row = RowSpec(spec.identifier_path, spec.identifier_type, required=True)
-    target = Target("identifier", spec.identifier_type)
     check = targets.identifier_check(spec.identifier_type)
     return _Row(row, "identifier", read, steps, target, check, True)
 
@@ -304,7 +321,8 @@ def _row_value(row: _Row, conversation: Any, problems: list[Problem]) -> Any:
     try:
         raw = row.read(conversation)
         value = EMPTY if raw is None or raw == "" else raw
-        for apply, handles_empty in row.pipeline:
+        pipeline = row.pipeline_for(conversation) if row.reads_document else row.pipeline
+        for apply, handles_empty in pipeline:
             if value is not EMPTY or handles_empty:
                 value = apply(value)
                 if value is None or value == "":

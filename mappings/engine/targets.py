@@ -403,6 +403,35 @@ def checker(target: Target, max_array_length: int = DEFAULT_MAX_ARRAY_LENGTH) ->
     return _custom_set(max_array_length)
 
 
+# The type each target expects, for the coerce transform (text from Voiceflow, Twilio, forms).
+_STANDARD_TYPES = {
+    "dob": "date",
+    "email_open_tracking_disabled": "boolean",
+    "email_click_tracking_disabled": "boolean",
+    "date_of_first_session": "datetime",
+    "date_of_last_session": "datetime",
+    "marked_email_as_spam_at": "datetime",
+}
+_STRUCTURED = frozenset(
+    {"current_location", "subscription_groups", "facebook", "twitter", "push_tokens"}
+)
+_OCCURRENCE_TYPES = {"time": "datetime", "price": "number", "quantity": "integer"}
+
+
+def value_type(target: Target) -> str:
+    """What ``target`` expects, as a coerce type: text, number, integer, boolean, date, datetime,
+    or auto (a custom attribute, a property or a structured value: decided by the value)."""
+    if target.kind == "identifier":
+        return "text"
+    if target.kind != "attribute":
+        return "auto" if target.name == "properties" else _OCCURRENCE_TYPES.get(target.name, "text")
+    if target.is_standard:
+        if target.name in _STRUCTURED:
+            return "auto"
+        return _STANDARD_TYPES.get(target.name, "text")
+    return "integer" if target.operation == "increment" else "auto"
+
+
 def identifier_check(kind: str) -> Check:
     """The check for the user identifier: external_id, user_alias (its name), email or phone."""
     return {"email": _email, "phone": _short_text}.get(kind, _external_id)

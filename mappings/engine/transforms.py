@@ -5,9 +5,16 @@ and options (``{"name": "phone", "region": "BR"}``). :func:`check` lists what is
 configuration (the admin form, ``import_config`` and the engine all use it); :func:`build` turns a
 checked configuration into a step. A step takes a value and returns the new value, ``EMPTY``
 (nothing to send), or raises :class:`TransformError` saying why the value is unusable.
+
+Two kinds of step know more than the value. ``coerce`` casts by the type the row's target
+expects: the engine passes that type to :func:`build` (``targets.value_type``), so one transform
+serves every target. ``phone`` with ``region_from`` reads another path of the same conversation
+(the user's country): such a step is marked ``reads_document`` and is called with the
+conversation as a second argument, so only the rows that ask for it pay for it.
 """
 
 import math
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +22,7 @@ from typing import Any
 
 import phonenumbers
 
-from mappings.engine import codes
+from mappings.engine import codes, sources
 from mappings.engine.datetimes import ORDERS, DateParseError, iso_utc, parse_date, parse_datetime
 
 
@@ -45,8 +52,9 @@ class TransformError(ValueError):
 @dataclass(frozen=True)
 class Step:
     name: str
-    apply: Callable[[Any], Any]
+    apply: Callable[..., Any]  # (value) -> value, or (value, conversation) when reads_document
     handles_empty: bool = False
+    reads_document: bool = False
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -136,22 +144,35 @@ def _dates(options: dict) -> Callable[[Any], Any]:
     return apply
 
 
-def _phone(options: dict) -> Callable[[Any], Any]:
-    region = options.get("region")
+def _e164(value: Any, region: str | None) -> str:
+    text = _require_text(value, "a phone number")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as error:
+        raise TransformError("not a phone number" + ("" if region else " (no region)")) from error
+    if not phonenumbers.is_valid_number(number):
+        raise TransformError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-    def apply(value: Any) -> str:
-        text = _require_text(value, "a phone number")
-        try:
-            number = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException as error:
-            raise TransformError(
-                "not a phone number" + ("" if region else " (no region set)")
-            ) from error
-        if not phonenumbers.is_valid_number(number):
-            raise TransformError("not a valid phone number")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+def _phone(options: dict) -> Callable[..., Any]:
+    fallback = options.get("region")
+    if "region_from" not in options:
+        return lambda value: _e164(value, fallback)
+    read_region = sources.compile_path(options["region_from"])
+
+    def apply(value: Any, conversation: Any) -> str:
+        return _e164(value, _phone_region(read_region(conversation)) or fallback)
 
     return apply
+
+
+def _phone_region(value: Any) -> str | None:
+    """The phone region named by a conversation's field (``BR``, ``br``, ``Brasil``), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    region = codes.country(value)
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def _code(lookup: Callable[[str], str | None], what: str) -> Callable[[dict], Callable]:
@@ -212,6 +233,62 @@ def _split(options: dict) -> Callable[[Any], Any]:
     return apply
 
 
+# -- coercion by the target's type --------------------------------------------------------------
+
+COERCE_TYPES = ("auto", "text", "number", "integer", "boolean", "date", "datetime")
+# What platforms that send every value as text (Voiceflow) send for "not set": never a value.
+UNSET_WORDS = frozenset({"", "null", "undefined"})
+_PLAIN_NUMBER = re.compile(r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$")  # no leading zeros: "007" is text
+
+
+def _coerce(options: dict) -> Callable[[Any], Any]:
+    kind = options.get("type", "auto")
+    cast = _CASTS[kind](options) if kind in ("date", "datetime") else _CASTS[kind]
+    unset = UNSET_WORDS | {word.strip().lower() for word in options.get("empty_words", ())}
+
+    def apply(value: Any) -> Any:
+        if isinstance(value, list):
+            items = (apply(item) for item in value)
+            return [item for item in items if item is not EMPTY and item is not None]
+        if value is None or (isinstance(value, str) and value.strip().lower() in unset):
+            return EMPTY
+        return cast(value)
+
+    return apply
+
+
+def _auto(value: Any) -> Any:
+    """Text that is plainly a boolean or a number becomes one; anything else stays as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return _number(text) if _PLAIN_NUMBER.match(text) else value
+
+
+def _number(value: Any) -> int | float:
+    number = _to_float(value)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 3.0 from a platform that sends every number as a float
+    return _to_string(value)
+
+
+def _coerce_dates(options: dict) -> Callable[[Any], Any]:
+    kind = "dob" if options["type"] == "date" else "datetime"
+    return _dates({**options, "name": kind})
+
+
+_CASTS: dict[str, Any] = {
+    "auto": _auto, "text": _text, "number": _number, "integer": _to_int, "boolean": _to_bool,
+    "date": _coerce_dates, "datetime": _coerce_dates,
+}  # fmt: skip
+
+
 def _without_options(function: Callable[[Any], Any]) -> Callable[[dict], Callable[[Any], Any]]:
     return lambda options: function
 
@@ -252,6 +329,24 @@ def _is_otherwise(value: Any) -> str | None:
     return None if value in ("error", "keep", "skip") else "must be error, keep or skip"
 
 
+def _is_path(value: Any) -> str | None:
+    try:
+        sources.compile_path(value)
+    except sources.SourceError as error:
+        return f"must be a path of the conversation, like bridge.parameters.country ({error})"
+    return None
+
+
+def _is_word_list(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(word, str) for word in value):
+        return None
+    return 'must be a list of texts, like ["0", "n/a"]'
+
+
+def _is_coerce_type(value: Any) -> str | None:
+    return None if value in COERCE_TYPES else f"must be one of {', '.join(COERCE_TYPES)}"
+
+
 def _is_json(value: Any) -> str | None:
     return "must not be null (null deletes at Braze)" if value is None else None
 
@@ -263,6 +358,8 @@ class Kind:
     options: dict[str, Callable[[Any], str | None]]
     required: tuple[str, ...] = ()
     handles_empty: bool = False
+    document_option: str = ""  # an option naming a path: with it, the step reads the conversation
+    typed: bool = False  # the target's type is the default of its "type" option
 
 
 _DATE_OPTIONS = {"order": _is_order, "timezone": _is_timezone}
@@ -278,7 +375,12 @@ KINDS: dict[str, Kind] = {
     "date": Kind(_dates, "a date -> ISO 8601 midnight UTC", _DATE_OPTIONS),
     "datetime": Kind(_dates, "a date and time -> ISO 8601 in UTC", _DATE_OPTIONS),
     "dob": Kind(_dates, "a birth date -> YYYY-MM-DD", {"order": _is_order}),
-    "phone": Kind(_phone, "a phone number -> E.164", {"region": _is_region}),
+    "phone": Kind(
+        _phone,
+        "a phone number -> E.164",
+        {"region": _is_region, "region_from": _is_path},
+        document_option="region_from",
+    ),
     "gender": Kind(_code(codes.gender, "gender"), "-> Braze gender code M/F/O/N/P", {}),
     "country": Kind(_code(codes.country, "country"), "-> ISO-3166-1 alpha-2", {}),
     "language": Kind(_code(codes.language, "language"), "-> ISO-639-1", {}),
@@ -293,6 +395,12 @@ KINDS: dict[str, Kind] = {
     ),
     "skip_empty": Kind(_skip_empty, "treat blank text, [] and {} as empty", {}, handles_empty=True),
     "split": Kind(_split, "split text into a list", {"separator": _is_text}),
+    "coerce": Kind(
+        _coerce,
+        "cast text to the target's type; null, undefined and blank are empty",
+        {"type": _is_coerce_type, "empty_words": _is_word_list, **_DATE_OPTIONS},
+        typed=True,
+    ),
 }
 
 
@@ -324,8 +432,15 @@ def check(config: Any) -> list[str]:
     return problems
 
 
-def build(config: Any) -> Step:
-    """A runnable step from a configuration that :func:`check` accepted."""
+def build(config: Any, target_type: str = "auto") -> Step:
+    """A runnable step from a configuration that :func:`check` accepted.
+
+    ``target_type`` (one of ``COERCE_TYPES``) is what the row's target expects, the default of a
+    typed transform's ``type`` option.
+    """
     options = normalise(config)
     kind = KINDS[options["name"]]
-    return Step(options["name"], kind.factory(options), kind.handles_empty)
+    if kind.typed:
+        options.setdefault("type", target_type)
+    reads_document = bool(kind.document_option) and kind.document_option in options
+    return Step(options["name"], kind.factory(options), kind.handles_empty, reads_document)

@@ -7,7 +7,7 @@ is its name and REST endpoint; its Braze API key stays in the database of each i
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 
-from mappings import braze_endpoints
+from mappings import braze_endpoints, presets
 from mappings.engine import mapping
 from mappings.engine.spec import MappingSpec, RowSpec
 from mappings.models import Environment, FieldMapping, MappingSet
@@ -344,3 +344,33 @@ def _write_mapping_set(value: dict) -> None:
         mapping_set.touch()  # bulk_create skips save(): mark the rows' change
     else:
         mapping_set.bump_version()  # deliveries keep the version that mapped them
+
+
+# -- presets ------------------------------------------------------------------------------------
+
+
+def create_from_preset(
+    platform: str, *, slug: str, environment: str, name: str | None = None
+) -> MappingSet:
+    """A new mapping set from ``platform``'s preset (mappings/presets/), written like an import.
+
+    Refuses a slug already taken: an import would replace that set's rows, and a preset is only
+    ever a starting point.
+    """
+    try:
+        value = presets.mapping_set_document(
+            platform, slug=slug, environment=environment, name=name
+        )
+    except presets.UnknownPreset as error:
+        raise InvalidConfig([ConfigProblem("platform", str(error))]) from error
+    if MappingSet.objects.filter(slug=slug).exists():
+        raise InvalidConfig([ConfigProblem("slug", f"a mapping set '{slug}' already exists")])
+    problems = validate_document({"format": FORMAT, "mapping_sets": [value]})
+    if problems:  # point at the field the person typed, not at the document's insides
+        raise InvalidConfig([_preset_problem(problem) for problem in problems])
+    import_document({"format": FORMAT, "mapping_sets": [value]})
+    return MappingSet.objects.get(slug=slug)
+
+
+def _preset_problem(problem: ConfigProblem) -> ConfigProblem:
+    return replace(problem, location=problem.location.removeprefix("mapping_sets[0]."))
