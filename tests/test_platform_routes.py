@@ -15,7 +15,9 @@ import requests
 from google.cloud.dialogflow_v2.types import WebhookResponse as EsResponse
 from google.cloud.dialogflowcx_v3.types import WebhookResponse as CxResponse
 
+from mappings.management.config_io import create_from_preset
 from tests.platform_samples import PLATFORMS, mapping_set_for, post_to_platform
+from tests.test_presets import EXPECTED
 
 
 def _attributes_at_braze(braze) -> list[dict]:
@@ -74,3 +76,25 @@ def test_each_platform_sample_reaches_braze_mapped_and_gets_its_own_answer(
     for name in platform.absent:
         assert name.replace("-", "_").lower() not in sent
     assert "null" not in json.dumps(sent)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS, ids=lambda platform: platform.id)
+def test_a_mapping_set_made_from_the_platforms_preset_delivers_its_sample_as_braze_wants_it(
+    platform, live_server, braze, environment, platform_client
+):
+    mapping_set = create_from_preset(
+        platform.id, slug=f"{platform.id}-preset", environment=environment.name
+    )
+    body, content_type = platform.sample()
+
+    response = post_to_platform(
+        live_server, platform.id, mapping_set.slug, body, content_type, platform_client(mapping_set)
+    )
+
+    assert response.status_code == 200, response.text
+    identifier, attributes = EXPECTED[platform.id]
+    [sent] = braze.accepted_objects("attributes")
+    assert {name: sent[name] for name in (*identifier, *attributes)} == {**identifier, **attributes}
+    [event] = braze.accepted_objects("events")
+    assert event["name"] == "bot_conversation"
+    assert "null" not in json.dumps([sent, event])
