@@ -17,7 +17,7 @@ import requests
 from google.cloud.dialogflow_v2.types import WebhookResponse as EsResponse
 from google.cloud.dialogflowcx_v3.types import WebhookResponse as CxResponse
 
-from mappings.models import ApiClient, FieldMapping, MappingSet
+from mappings.models import FieldMapping, MappingSet
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "platforms"
 TIMEOUT = 15
@@ -104,18 +104,6 @@ def _mapping_set_for(platform: Platform, environment, slug: str | None = None) -
             target_attribute=target, transforms=transforms,
         )  # fmt: skip
     return mapping_set
-
-
-@pytest.fixture
-def platform_client(db):
-    def make(*mapping_sets: MappingSet) -> str:
-        client = ApiClient(name="Bot platforms")
-        token = client.issue_token()
-        client.save()
-        client.mapping_sets.add(*mapping_sets)
-        return token
-
-    return make
 
 
 def _post(live_server, platform_id, slug, body, content_type, token, **options):
