@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -172,3 +173,77 @@ def test_the_lex_lambda_delegates_after_a_dialog_hook_when_the_bridge_is_unreach
 
     assert answer["sessionState"]["dialogAction"] == {"type": "Delegate"}
     assert answer["sessionState"]["intent"]["state"] == "ReadyForFulfillment"
+
+
+# Botpress: the Execute Code card, run by Node.js as the card runs it: the body of an async
+# function given axios, event, user, workflow and env. The axios stand-in is the part of axios
+# the card uses (post, a timeout, rejecting a non-2xx answer with error.response), over fetch.
+CARD_RUNNER = """
+const fs = require('fs');
+const [card, url, token] = process.argv.slice(1);
+const axios = {
+  async post(target, data, config) {
+    const response = await fetch(target, {
+      method: 'POST',
+      headers: {'Content-Type': 'application/json', ...config.headers},
+      body: JSON.stringify(data),
+      signal: AbortSignal.timeout(config.timeout),
+    });
+    const answer = {status: response.status, data: await response.json()};
+    if (response.status >= 300) {
+      throw Object.assign(new Error(`Request failed with status ${response.status}`),
+                          {response: answer});
+    }
+    return answer;
+  },
+};
+const event = {id: 'evt_01JD8Q4X7M2N5P9R3T6V8W0YZC', conversationId: 'conv_01JD8PZ3',
+               userId: 'user_01JD8PYT', preview: 'mi correo es Lucia.Fernandez@Example.ES'};
+const user = {language: 'es', firstName: ' Lucía ', plan: 'gold'};
+const workflow = {email: 'Lucia.Fernandez@Example.ES', birthDate: '07/11/1985',
+                  phone: '612 34 56 78', tripsPerYear: 2, marketingOptIn: true};
+const env = {BRIDGE_URL: url, BRIDGE_TOKEN: token};
+const AsyncFunction = (async () => {}).constructor;
+const run = new AsyncFunction('axios', 'event', 'user', 'workflow', 'env',
+                              fs.readFileSync(card, 'utf8'));
+run(axios, event, user, workflow, env).then(() => console.log(JSON.stringify(workflow)));
+"""
+NODE_JS = shutil.which("node")
+
+
+def _run_card(url: str, token: str) -> dict:
+    card = PLATFORMS / "botpress" / "execute-code.js"
+    result = subprocess.run(
+        [NODE_JS, "-e", CARD_RUNNER, str(card), url, token],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.skipif(NODE_JS is None, reason="Node.js is not installed")
+def test_the_botpress_card_delivers_and_stores_the_answer_in_workflow_variables(
+    live_server, braze, environment, platform_client
+):
+    mapping_set = _mapping_set_for(BY_ID["botpress"], environment)
+    route = f"{live_server.url}/api/v1/platforms/botpress/{mapping_set.slug}/"
+
+    workflow = _run_card(route, platform_client(mapping_set))
+
+    assert workflow["brazeSynced"] is True
+    assert workflow["brazeStatus"] == "delivered"
+    assert workflow["brazeDeliveryId"]
+    [sent] = braze.accepted_objects("attributes")
+    assert sent["email"] == "lucia.fernandez@example.es"
+    assert sent["dob"] == "1985-11-07"
+    assert sent["external_id"] == "conv_01JD8PZ3"
+
+
+@pytest.mark.skipif(NODE_JS is None, reason="Node.js is not installed")
+def test_the_botpress_card_catches_a_refusal_and_stores_the_failure(live_server, braze):
+    workflow = _run_card(f"{live_server.url}/api/v1/platforms/botpress/x/", "bzb_wrong")
+
+    assert workflow["brazeSynced"] is False
+    assert workflow["brazeStatus"] == "error"
+    assert workflow["brazeError"] == "Invalid or revoked API token"
+    assert braze.received == []
