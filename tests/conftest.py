@@ -81,6 +81,20 @@ def mapping_set(environment) -> MappingSet:
 
 
 @pytest.fixture
+def platform_client(db):
+    """Makes an API client for the given mapping sets; returns its token."""
+
+    def make(*mapping_sets: MappingSet) -> str:
+        client = ApiClient(name="Bot platforms")
+        token = client.issue_token()
+        client.save()
+        client.mapping_sets.add(*mapping_sets)
+        return token
+
+    return make
+
+
+@pytest.fixture
 def api_token(mapping_set) -> str:
     client = ApiClient(name="Support bot platform")
     token = client.issue_token()
@@ -142,17 +156,3 @@ class IngestCaller:
 @pytest.fixture
 def ingest(api_token) -> IngestCaller:
     return IngestCaller(api_token)
-
-
-@pytest.fixture
-def platform_client(db):
-    """Makes an API client allowed to use the given mapping sets; returns its token."""
-
-    def make(*mapping_sets: MappingSet) -> str:
-        client = ApiClient(name="Bot platforms")
-        token = client.issue_token()
-        client.save()
-        client.mapping_sets.add(*mapping_sets)
-        return token
-
-    return make

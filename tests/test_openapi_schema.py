@@ -1,5 +1,6 @@
 """The OpenAPI contract: committed, current, complete, and browsable offline."""
 
+import json
 import re
 from pathlib import Path
 
@@ -8,7 +9,11 @@ import yaml
 from django.core.management import call_command
 from django.test import Client
 
+from mappings.api import platform_examples
 from mappings.api.schema import ERROR_CODES
+from mappings.models import Delivery
+from mappings.platforms import ADAPTERS
+from tests.platform_samples import PLATFORMS, SAMPLES, mapping_set_for, post_to_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "docs" / "openapi.yaml"
@@ -84,3 +89,58 @@ def test_the_docs_page_loads_its_assets_from_this_server_only():
     for asset in assets:
         assert asset.startswith("/static/"), asset
         assert Client().get(asset).status_code == 200, asset
+
+
+def _examples(content: dict) -> dict[str, dict]:
+    """Examples by their summary ("Dialogflow CX request"), over every media type."""
+    return {
+        example["summary"]: example["value"]
+        for media in content.values()
+        for example in media.get("examples", {}).values()
+    }
+
+
+PLATFORM_ROUTE = "/api/v1/platforms/{platform}/{slug}/"
+
+
+def test_every_platform_has_a_request_and_an_answer_example(schema):
+    operation = schema["paths"][PLATFORM_ROUTE]["post"]
+    requests_ = _examples(operation["requestBody"]["content"])
+    answers = _examples(operation["responses"]["200"]["content"])
+
+    [platforms] = [p for p in operation["parameters"] if p["name"] == "platform"]
+    assert set(platforms["schema"]["enum"]) == set(ADAPTERS)
+    for platform in ADAPTERS:
+        name = platform_examples.NAMES[platform]
+        assert f"{name} request" in requests_, platform
+        assert f"{name} answer" in answers, platform
+    assert operation["security"] == [{"bearerAuth": []}, {"basicAuth": []}]
+    assert schema["components"]["securitySchemes"]["basicAuth"]["scheme"] == "basic"
+
+
+def test_the_documented_requests_are_the_committed_samples(schema):
+    content = schema["paths"][PLATFORM_ROUTE]["post"]["requestBody"]["content"]
+    form = content["application/x-www-form-urlencoded"]["examples"]
+    [twilio] = form.values()
+
+    cx = _examples(content)["Dialogflow CX request"]
+    sample = (SAMPLES / "dialogflow-cx" / "request.json").read_text()
+    assert cx == json.loads(sample)
+    assert twilio["value"]["session_id"] == "+447911123456"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS, ids=lambda platform: platform.id)
+def test_each_documented_answer_is_what_the_live_route_answers(
+    platform, schema, live_server, braze, environment, platform_client
+):
+    documented = _examples(schema["paths"][PLATFORM_ROUTE]["post"]["responses"]["200"]["content"])
+    mapping_set = mapping_set_for(platform, environment)
+    body, content_type = platform.sample()
+
+    response = post_to_platform(live_server, platform.id, mapping_set.slug, body, content_type,
+                     platform_client(mapping_set))  # fmt: skip
+
+    assert response.status_code == 200, response.text
+    delivery_id = str(Delivery.objects.get().pk)
+    answered = json.loads(response.text.replace(delivery_id, platform_examples.DELIVERY_ID))
+    assert answered == documented[f"{platform_examples.NAMES[platform.id]} answer"]

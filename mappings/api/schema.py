@@ -28,6 +28,8 @@ ERROR_CODES: dict[int, list[str]] = {
         "invalid_number",
         "invalid_mode",
         "invalid_idempotency_key",
+        "token_in_url",
+        "invalid_platform_request",
         "bad_request",
     ],
     401: [
@@ -40,7 +42,13 @@ ERROR_CODES: dict[int, list[str]] = {
         "signature_replayed",
     ],
     403: ["forbidden"],
-    404: ["unknown_mapping_set", "mapping_set_inactive", "unknown_delivery", "not_found"],
+    404: [
+        "unknown_mapping_set",
+        "mapping_set_inactive",
+        "unknown_delivery",
+        "unknown_platform",
+        "not_found",
+    ],
     405: ["method_not_allowed"],
     406: ["not_acceptable"],
     409: ["idempotency_conflict"],
@@ -49,7 +57,7 @@ ERROR_CODES: dict[int, list[str]] = {
     422: ["mapping_failed"],
     429: ["rate_limited"],
     500: ["server_error"],
-    502: ["braze_failed"],
+    502: ["braze_failed", "braze_partial_failure"],
     503: ["service_unavailable"],
 }
 _STATUS_NOTES = {
@@ -74,7 +82,9 @@ by an admin-configured mapping set and sent to Braze `POST /users/track`. The an
 ## Authentication
 `Authorization: Bearer <token>`. Tokens are issued in the admin (*API clients*), shown once,
 stored hashed, revocable, optionally expiring, and limited to the mapping sets listed on the
-client.
+client. The platform routes (`/api/v1/platforms/{{platform}}/{{slug}}/`) also take HTTP Basic
+with the token as the password, for webhooks that only take credentials in the URL; a token in
+the query string is refused everywhere (`token_in_url`).
 
 ## Request signing (per client, optional)
 A client with a signing secret must also send `{TIMESTAMP_HEADER}` (Unix seconds) and
@@ -98,6 +108,22 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": "An API client token (bzb_...) issued in the admin.",
+        }
+
+
+class BasicTokenScheme(OpenApiAuthenticationExtension):
+    """The platform routes' HTTP Basic: for webhooks that only take credentials in the URL."""
+
+    target_class = "mappings.api.authentication.ApiClientBasicAuthentication"
+    name = "basicAuth"
+
+    def get_security_definition(self, auto_schema) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "Platform routes only: any user name, the API client token as the "
+            "password (Twilio Studio's https://bot:<token>@host/..., Dialogflow's user name and "
+            "password fields).",
         }
 
 
