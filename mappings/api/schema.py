@@ -57,7 +57,7 @@ ERROR_CODES: dict[int, list[str]] = {
     422: ["mapping_failed"],
     429: ["rate_limited"],
     500: ["server_error"],
-    502: ["braze_failed", "braze_partial_failure"],
+    502: ["braze_failed"],
     503: ["service_unavailable"],
 }
 _STATUS_NOTES = {
@@ -156,7 +156,9 @@ class IngestAnswerSerializer(serializers.Serializer):
         "false when someone must act"
     )
     status = serializers.CharField(
-        help_text="delivered, queued (tried, will retry), accepted (async, not tried yet), failed"
+        help_text="delivered, queued (tried, will retry), accepted (async, not tried yet), "
+        "failed, partial (Braze refused some of the record's objects, listed in braze.errors, "
+        "on a mapping set whose partial_success is warn)"
     )
     delivery_id = serializers.UUIDField(help_text="The audit row of this ingest")
     sent = serializers.JSONField(help_text="The /users/track body sent (or to be sent) to Braze")
