@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
@@ -18,11 +19,18 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def server_url() -> str:
+    """The PostgreSQL server of the test database as a URL, with its password when it has one
+    (URL-quoted), so a child process connects without PGPASSWORD in its environment."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    return f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+
+
 def database_url() -> str:
     """The test database (test_<name>) as a URL other processes can use."""
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"{server_url()}/{quote(connection.settings_dict['NAME'], safe='')}"
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from integration_admin.celery import app as celery_app
 from mappings.fake_braze import Fault
 from mappings.models import ApiClient, Delivery, DeliveryAttempt
 from tests.conftest import conversation_for
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -46,12 +47,6 @@ def broker(settings):
     client.flushdb()
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 class Workers:
     """Celery worker processes started (and killed) by a test."""
 
@@ -62,7 +57,7 @@ class Workers:
     def start(self, *, beat: bool, **overrides: str) -> subprocess.Popen:
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": REDIS_URL,
             "BRAZE_KEY_ENCRYPTION_KEYS": ",".join(django_settings.BRAZE_KEY_ENCRYPTION_KEYS),
             "SECRET_KEY": django_settings.SECRET_KEY,
