@@ -16,6 +16,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from integration_admin.celery import app as celery_app
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,7 @@ class ServiceProcesses:
         self.log_dir = log_dir
         self.redis_url = redis_url
         self.processes: list[subprocess.Popen] = []
+        self.worker_names: list[str] = []
 
     def environment(self, **overrides: str) -> dict[str, str]:
         return {
@@ -81,7 +84,11 @@ class ServiceProcesses:
         wait_until_ready(url)
         return url
 
-    def start_worker(self, *, beat: bool = False, **overrides: str) -> subprocess.Popen:
+    def start_worker(
+        self, *, beat: bool = False, prefetch_multiplier: int | None = None, **overrides: str
+    ) -> subprocess.Popen:
+        """A Celery worker (solo pool) named worker-N; ``prefetch_multiplier=1`` keeps a busy
+        worker from reserving tasks another idle worker could run."""
         name = f"worker-{len(self.processes)}"
         command = [
             sys.executable, "-m", "celery", "-A", "integration_admin", "worker", "--pool", "solo",
@@ -89,7 +96,24 @@ class ServiceProcesses:
         ]  # fmt: skip
         if beat:
             command += ["--beat", "--schedule", str(self.log_dir / f"{name}-beat")]
+        if prefetch_multiplier is not None:
+            command += ["--prefetch-multiplier", str(prefetch_multiplier)]
+        self.worker_names.append(name)
         return self._start(command, name, **overrides)
+
+    def wait_until_workers_answer(self, timeout: float = 60.0) -> None:
+        """Ping over the broker until every worker started here answers (it is consuming)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            replies = {
+                name.split("@")[0]
+                for reply in celery_app.control.ping(timeout=0.5)
+                for name in reply
+            }
+            if set(self.worker_names) <= replies:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workers never answered a ping:\n{self.logs()}")
 
     def stop_all(self) -> None:
         """SIGTERM (gunicorn and Celery shut down gracefully), then SIGKILL what is left."""
