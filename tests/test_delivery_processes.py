@@ -176,19 +176,21 @@ def test_a_worker_killed_mid_delivery_is_recovered_by_the_sweep(
 
 
 # A Braze that trickles its answer (2 bytes every 0.2 s: about 17 s for the whole answer) to the
-# first two requests; each is cut at a 2 s deadline, then the environment is held 2 to 4 s.
+# first two requests; each is cut at a 2 s deadline. The environment is then held 1 to 2 s before
+# a probe finds Braze answering, but a cut request may have been applied, so its records wait their
+# own backoff, 3 to 6 s (half fixed, half jitter), before a copy goes again.
 TRICKLING_BRAZE = Fault(times=2, trickle_interval_seconds=0.2, trickle_chunk_bytes=2)
 DEADLINE_SECONDS = 2.0
-HOLD_BASE_SECONDS = 4.0  # the first hold after a failure: half of it fixed, half jitter
+BACKOFF_SECONDS = 6.0
 SLOW_BRAZE_SETTINGS = {
     "BRAZE_REQUEST_DEADLINE_SECONDS": str(DEADLINE_SECONDS),
     "DELIVERY_LEASE_SECONDS": "10",  # well past the deadline: no lease runs out mid-request
     "DELIVERY_CLAIM_SIZE": "5",  # so the records need two claims, one for each worker
     "DELIVERY_SWEEP_INTERVAL_SECONDS": "0.5",
-    "DELIVERY_PROBE_INTERVAL_BASE_SECONDS": str(HOLD_BASE_SECONDS),
-    "DELIVERY_PROBE_INTERVAL_MAX_SECONDS": str(HOLD_BASE_SECONDS),
-    "DELIVERY_BACKOFF_BASE_SECONDS": str(HOLD_BASE_SECONDS),
-    "DELIVERY_BACKOFF_MAX_SECONDS": str(HOLD_BASE_SECONDS),
+    "DELIVERY_PROBE_INTERVAL_BASE_SECONDS": "2",
+    "DELIVERY_PROBE_INTERVAL_MAX_SECONDS": "2",
+    "DELIVERY_BACKOFF_BASE_SECONDS": str(BACKOFF_SECONDS),
+    "DELIVERY_BACKOFF_MAX_SECONDS": str(BACKOFF_SECONDS),
 }
 
 
@@ -233,12 +235,12 @@ def test_two_workers_against_a_trickling_braze_send_one_copy_until_the_backoff_h
     flagged = collections.Counter(ambiguous.values_list("delivery__external_id", flat=True))
     arrivals = _arrivals_by_user(braze)
     assert set(arrivals) == set(user_ids)  # none lost
-    least_wait = DEADLINE_SECONDS + HOLD_BASE_SECONDS / 2
+    least_wait = DEADLINE_SECONDS + BACKOFF_SECONDS / 2
     for user_id, copies in arrivals.items():
         # One copy per record, plus one per attempt flagged ambiguous (Braze applied the cut one).
         assert len(copies) == 1 + flagged[user_id], (user_id, copies)
-        # A re-send waited for the cut (the deadline) and then the least hold (its fixed half):
-        # never two copies in flight, none before the backoff.
+        # A re-send waited for the cut (the deadline) and then the least backoff (its fixed
+        # half), longer than the hold: never two copies in flight, none before the backoff.
         assert all(b - a >= least_wait - 0.05 for a, b in itertools.pairwise(copies)), copies
     delivered = collections.Counter(o["external_id"] for o in braze.accepted_objects("attributes"))
     assert delivered == collections.Counter({u: len(c) for u, c in arrivals.items()})

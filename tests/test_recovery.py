@@ -375,6 +375,30 @@ def test_a_probe_keeps_the_backoff_of_a_request_a_lost_worker_left(
     assert Delivery.objects.get(pk=failed).next_attempt_at <= timezone.now()
 
 
+def test_a_probe_keeps_the_backoff_of_a_retry_whose_last_try_was_cut_at_its_deadline(
+    ingest, braze, environment, production_waits, settings
+):
+    """Braze may have applied the cut request: its copy waits its own backoff, not the probe."""
+    settings.BRAZE_REQUEST_DEADLINE_SECONDS = 0.3
+    [cut] = _send_async(ingest, "u1")
+    braze.add_fault(Fault(times=1, trickle_interval_seconds=0.2, trickle_chunk_bytes=2))
+    worker.run_once()
+    _end_the_hold()
+    braze.add_fault(Fault(status=503, times=1))
+    assert ingest.post("support-bot", conversation_for("u2")).json()["status"] == "queued"
+    failed = Delivery.objects.get(external_id="u2")
+    _end_the_hold()
+    backoff_of_cut = Delivery.objects.get(pk=cut).next_attempt_at
+
+    assert recovery.probe(environment.pk)
+
+    assert DeliveryAttempt.objects.get(delivery_id=cut).ambiguous
+    assert Delivery.objects.get(pk=cut).next_attempt_at == backoff_of_cut
+    assert backoff_of_cut > timezone.now() + timedelta(minutes=25)  # its own, from 1 h
+    assert not DeliveryAttempt.objects.get(delivery=failed).ambiguous  # a 503 applied nothing
+    assert Delivery.objects.get(pk=failed.pk).next_attempt_at <= timezone.now()
+
+
 def test_a_probe_answered_401_lets_the_send_park_the_environment(
     ingest, braze, environment, production_waits
 ):
