@@ -95,8 +95,10 @@ def test_a_sync_ingest_against_a_trickling_braze_answers_queued_within_its_budge
     assert attempt.ambiguous and attempt.outcome == "failed"
     assert 500 <= attempt.duration_ms <= 1100  # what was left of the budget after arrival
     assert delivery.status == "retrying" and delivery.next_attempt_at > timezone.now()
-    worker.drain_all()  # the backoff has not passed: nothing is sent again
-    assert len(braze.received) == 1
+    time.sleep(0.3)  # past the environment's short hold: a probe may go, the record may not
+    worker.drain_all()  # the delivery's backoff has not passed: it is not sent again
+    copies = [r for r in braze.received if r.body.get("attributes")]
+    assert len(copies) == 1  # any other request is an empty probe (recovery.py)
 
 
 def test_the_budget_counts_from_arrival_not_from_the_braze_call(ingest, braze, settings):
