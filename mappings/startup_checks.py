@@ -13,10 +13,18 @@ calls :func:`refuse_unworkable_settings` before it serves.
 - ``bridge.E003``: ``DELIVERY_SYNC_BUDGET_SECONDS`` at or above ``DELIVERY_LEASE_SECONDS``, in
   every mode: a sync request could still be sending after its lease expired, when the sweep hands
   the delivery to a worker that sends it again.
-
 - ``bridge.E004``: ``BRAZE_REQUEST_DEADLINE_SECONDS`` over half of ``DELIVERY_LEASE_SECONDS``, in
   every mode: a worker renews its lease once a third of it has passed, so a request must end
   (or be cut off) well before the lease can run out under it.
+
+A warning, which ``check --deploy --fail-level WARNING`` (the production gate) also refuses:
+
+- ``bridge.W001``: ``DELIVERY_PROBE_INTERVAL_MAX_SECONDS`` plus ``DELIVERY_SWEEP_INTERVAL_SECONDS``
+  over 30 s. After an outage the last failed probe holds the environment for at most the first,
+  and the next sweep (the embedded loop's timer, ``run_delivery_worker``'s idle pause unless
+  ``--idle-seconds`` says otherwise, Celery beat's schedule) comes within the second:
+  their sum is how long delivery may idle once Braze is back, which the README promises is at
+  most 30 s. A warning, not an error: the service still works, only later than promised.
 
 Messages name the setting and where it is wrong, never a key: secrets never reach logs.
 """
@@ -29,6 +37,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 TAG = "bridge"
+# Braze back -> first delivery, at most (README, "What holds the whole environment").
+RECOVERY_PROMISE_SECONDS = 30.0
 _UNSHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache": "keeps a separate cache in each process",
     "django.core.cache.backends.dummy.DummyCache": "keeps nothing",
@@ -114,6 +124,28 @@ def check_request_deadline_within_lease(
     ]
 
 
+@checks.register(TAG)
+def check_recovery_within_promise(
+    app_configs: Iterable | None = None, **kwargs
+) -> list[checks.Warning]:
+    hold = settings.DELIVERY_PROBE_INTERVAL_MAX_SECONDS
+    sweep = settings.DELIVERY_SWEEP_INTERVAL_SECONDS
+    if hold + sweep <= RECOVERY_PROMISE_SECONDS:
+        return []
+    return [
+        checks.Warning(
+            f"DELIVERY_PROBE_INTERVAL_MAX_SECONDS ({hold:g}) + DELIVERY_SWEEP_INTERVAL_SECONDS "
+            f"({sweep:g}) = {hold + sweep:g} s, over the {RECOVERY_PROMISE_SECONDS:g} s within "
+            "which deliveries resume after Braze recovers: the last hold of an outage and the "
+            "next sweep could leave them idle that long.",
+            hint="Lower either setting so that their sum is at most "
+            f"{RECOVERY_PROMISE_SECONDS:g} s (defaults: 20 + 10).",
+            id="bridge.W001",
+        )
+    ]
+
+
+# The errors that stop a WSGI start (warnings only show on `manage.py check`).
 CHECKS: tuple[Callable[..., list[checks.Error]], ...] = (
     check_encryption_keys,
     check_shared_cache,

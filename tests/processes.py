@@ -10,19 +10,29 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
 from django.db import connection
 
+from integration_admin.celery import app as celery_app
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_url() -> str:
+    """The PostgreSQL server of the test database as a URL, with its password when it has one
+    (URL-quoted), so a child process connects without PGPASSWORD in its environment."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    return f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
 
 
 def database_url() -> str:
     """The test database (test_<name>) as a URL other processes can use."""
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"{server_url()}/{quote(connection.settings_dict['NAME'], safe='')}"
 
 
 def free_port() -> int:
@@ -38,6 +48,7 @@ class ServiceProcesses:
         self.log_dir = log_dir
         self.redis_url = redis_url
         self.processes: list[subprocess.Popen] = []
+        self.worker_names: list[str] = []
 
     def environment(self, **overrides: str) -> dict[str, str]:
         return {
@@ -73,7 +84,11 @@ class ServiceProcesses:
         wait_until_ready(url)
         return url
 
-    def start_worker(self, *, beat: bool = False, **overrides: str) -> subprocess.Popen:
+    def start_worker(
+        self, *, beat: bool = False, prefetch_multiplier: int | None = None, **overrides: str
+    ) -> subprocess.Popen:
+        """A Celery worker (solo pool) named worker-N; ``prefetch_multiplier=1`` keeps a busy
+        worker from reserving tasks another idle worker could run."""
         name = f"worker-{len(self.processes)}"
         command = [
             sys.executable, "-m", "celery", "-A", "integration_admin", "worker", "--pool", "solo",
@@ -81,7 +96,24 @@ class ServiceProcesses:
         ]  # fmt: skip
         if beat:
             command += ["--beat", "--schedule", str(self.log_dir / f"{name}-beat")]
+        if prefetch_multiplier is not None:
+            command += ["--prefetch-multiplier", str(prefetch_multiplier)]
+        self.worker_names.append(name)
         return self._start(command, name, **overrides)
+
+    def wait_until_workers_answer(self, timeout: float = 60.0) -> None:
+        """Ping over the broker until every worker started here answers (it is consuming)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            replies = {
+                name.split("@")[0]
+                for reply in celery_app.control.ping(timeout=0.5)
+                for name in reply
+            }
+            if set(self.worker_names) <= replies:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workers never answered a ping:\n{self.logs()}")
 
     def stop_all(self) -> None:
         """SIGTERM (gunicorn and Celery shut down gracefully), then SIGKILL what is left."""

@@ -5,6 +5,7 @@ database is in memory, private to this process.
 """
 
 import collections
+import itertools
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from integration_admin.celery import app as celery_app
 from mappings.fake_braze import Fault
 from mappings.models import ApiClient, Delivery, DeliveryAttempt
 from tests.conftest import conversation_for
+from tests.processes import ServiceProcesses, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -46,12 +48,6 @@ def broker(settings):
     client.flushdb()
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 class Workers:
     """Celery worker processes started (and killed) by a test."""
 
@@ -62,7 +58,7 @@ class Workers:
     def start(self, *, beat: bool, **overrides: str) -> subprocess.Popen:
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": REDIS_URL,
             "BRAZE_KEY_ENCRYPTION_KEYS": ",".join(django_settings.BRAZE_KEY_ENCRYPTION_KEYS),
             "SECRET_KEY": django_settings.SECRET_KEY,
@@ -177,3 +173,74 @@ def test_a_worker_killed_mid_delivery_is_recovered_by_the_sweep(
     assert len(doubled) <= len(in_flight_ids) == 10
     interrupted = DeliveryAttempt.objects.filter(ambiguous=True)
     assert set(interrupted.values_list("delivery__external_id", flat=True)) == in_flight_ids
+
+
+# A Braze that trickles its answer (2 bytes every 0.2 s: about 17 s for the whole answer) to the
+# first two requests; each is cut at a 2 s deadline. The environment is then held 1 to 2 s before
+# a probe finds Braze answering, but a cut request may have been applied, so its records wait their
+# own backoff, 3 to 6 s (half fixed, half jitter), before a copy goes again.
+TRICKLING_BRAZE = Fault(times=2, trickle_interval_seconds=0.2, trickle_chunk_bytes=2)
+DEADLINE_SECONDS = 2.0
+BACKOFF_SECONDS = 6.0
+SLOW_BRAZE_SETTINGS = {
+    "BRAZE_REQUEST_DEADLINE_SECONDS": str(DEADLINE_SECONDS),
+    "DELIVERY_LEASE_SECONDS": "10",  # well past the deadline: no lease runs out mid-request
+    "DELIVERY_CLAIM_SIZE": "5",  # so the records need two claims, one for each worker
+    "DELIVERY_SWEEP_INTERVAL_SECONDS": "0.5",
+    "DELIVERY_PROBE_INTERVAL_BASE_SECONDS": "2",
+    "DELIVERY_PROBE_INTERVAL_MAX_SECONDS": "2",
+    "DELIVERY_BACKOFF_BASE_SECONDS": str(BACKOFF_SECONDS),
+    "DELIVERY_BACKOFF_MAX_SECONDS": str(BACKOFF_SECONDS),
+}
+
+
+@pytest.fixture
+def services(broker, tmp_path, transactional_db):
+    started = ServiceProcesses(tmp_path, REDIS_URL)
+    yield started
+    started.stop_all()
+
+
+def _arrivals_by_user(braze) -> dict[str, list[float]]:
+    """When each user's record reached the fake Braze, once per copy, in order."""
+    arrivals = collections.defaultdict(list)
+    for request in braze.received:
+        for obj in request.body.get("attributes", []):
+            arrivals[obj["external_id"]].append(request.received_at)
+    return arrivals
+
+
+def test_two_workers_against_a_trickling_braze_send_one_copy_until_the_backoff_has_passed(
+    services, live_server, api_token, braze
+):
+    braze.add_fault(TRICKLING_BRAZE)
+    services.start_worker(beat=True, prefetch_multiplier=1, **SLOW_BRAZE_SETTINGS)
+    services.start_worker(prefetch_multiplier=1, **SLOW_BRAZE_SETTINGS)
+    services.wait_until_workers_answer()
+    user_ids = [f"t{n}" for n in range(10)]
+
+    _post_concurrently(live_server.url, api_token, user_ids, clients=4)
+    _wait_for(_all_delivered, 40, "every delivery to be delivered after the trickle")
+
+    first, second = [r for r in braze.received if r.answer_outcome == "client_gone"]
+    assert first.status == second.status == 201  # applied on arrival; the answer never finished
+    # Both in flight at once, on two connections: each worker had a claim of its own.
+    assert first.connection_id != second.connection_id
+    assert second.received_at < first.answer_finished_at
+    ambiguous = DeliveryAttempt.objects.filter(ambiguous=True)
+    assert ambiguous.count() == len(first.body["attributes"]) + len(second.body["attributes"])
+    for attempt in ambiguous:
+        assert attempt.outcome == "failed" and "deadline" in attempt.error
+        assert 2000 <= attempt.duration_ms < 2600  # cut at the deadline, not 17 s later
+    flagged = collections.Counter(ambiguous.values_list("delivery__external_id", flat=True))
+    arrivals = _arrivals_by_user(braze)
+    assert set(arrivals) == set(user_ids)  # none lost
+    least_wait = DEADLINE_SECONDS + BACKOFF_SECONDS / 2
+    for user_id, copies in arrivals.items():
+        # One copy per record, plus one per attempt flagged ambiguous (Braze applied the cut one).
+        assert len(copies) == 1 + flagged[user_id], (user_id, copies)
+        # A re-send waited for the cut (the deadline) and then the least backoff (its fixed
+        # half), longer than the hold: never two copies in flight, none before the backoff.
+        assert all(b - a >= least_wait - 0.05 for a, b in itertools.pairwise(copies)), copies
+    delivered = collections.Counter(o["external_id"] for o in braze.accepted_objects("attributes"))
+    assert delivered == collections.Counter({u: len(c) for u, c in arrivals.items()})

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.processes import ROOT, free_port
+from tests.processes import ROOT, free_port, server_url
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 
@@ -18,12 +18,8 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 def deploy_database(db):
     if connection.vendor != "postgresql":
         pytest.skip("deploys on PostgreSQL: runs once, in the suite's PostgreSQL pass")
-    settings = connection.settings_dict
-    server = (
-        f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}"
-        f":{settings['PORT'] or 5432}"
-    )
-    name = f"{settings['NAME']}_deploy"
+    server = server_url()
+    name = f"{connection.settings_dict['NAME']}_deploy"
     yield server, name
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,17 +5,19 @@ the embedded loop's body: a sweep, then a drain of each environment it lists). L
 are fast-forwarded through the gate's failure count and hold, never waited out.
 """
 
+import collections
 import logging
 import time
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from mappings.delivery import dispatch, outbox, recovery, worker
-from mappings.fake_braze import Fault
+from mappings.fake_braze import FakeBraze, Fault
 from mappings.fake_braze.rules import NO_VALID_DATA
-from mappings.models import Delivery, DeliveryAttempt, DeliveryGate
+from mappings.models import Delivery, DeliveryAttempt, DeliveryGate, Environment
 from tests.conftest import BRAZE_KEY, conversation_for
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +65,83 @@ def production_waits(settings):
     settings.DELIVERY_PROBE_INTERVAL_MAX_SECONDS = 20.0
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 3600.0
     settings.DELIVERY_BACKOFF_MAX_SECONDS = 3600.0
+
+
+def _time_passes(seconds: float) -> None:
+    """Fast-forward the clock: every stored instant moves ``seconds`` into the past."""
+    ago = timedelta(seconds=seconds)
+    Delivery.objects.update(
+        created_at=F("created_at") - ago, next_attempt_at=F("next_attempt_at") - ago
+    )
+    DeliveryGate.objects.update(blocked_until=F("blocked_until") - ago)
+    DeliveryAttempt.objects.update(sent_at=F("sent_at") - ago)
+
+
+@pytest.fixture
+def documented_defaults(settings):
+    """The recovery and retry settings at their documented defaults (README, .env.example)."""
+    settings.DELIVERY_PROBE_INTERVAL_BASE_SECONDS = 2.0
+    settings.DELIVERY_PROBE_INTERVAL_MAX_SECONDS = 20.0
+    settings.DELIVERY_SWEEP_INTERVAL_SECONDS = 10.0
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 10.0
+    settings.DELIVERY_BACKOFF_MAX_SECONDS = 3600.0
+    settings.DELIVERY_RETRY_WINDOW_SECONDS = 27 * 3600.0
+    settings.DELIVERY_MAX_ATTEMPTS = 50
+
+
+@pytest.fixture(params=["503", "refused"])
+def outage(request, environment, braze):
+    """(the fake Braze the environment sends to, take it down, bring it back): answering 503,
+    or stopped so that connections are refused, then started again on the same port."""
+    if request.param == "503":
+        yield braze, lambda: braze.add_fault(Fault(status=503, times=OUTAGE)), braze.clear_faults
+        return
+    with FakeBraze(api_keys={BRAZE_KEY}) as own:
+        Environment.objects.filter(pk=environment.pk).update(rest_endpoint=own.url)
+        yield own, own.stop, own.start
+
+
+def test_after_ten_minutes_down_braze_gets_the_first_delivery_within_30_s_and_retries_go_on_24_h(
+    ingest, environment, outage, documented_defaults, settings
+):
+    target, goes_down, comes_back = outage
+    _send_async(ingest, "u1", "u2", "u3")
+    goes_down()
+    sweep_every, down_for, holds = settings.DELIVERY_SWEEP_INTERVAL_SECONDS, 0.0, []
+    while True:  # the embedded loop, a round every sweep interval, its clock fast-forwarded
+        before = _gate(environment).blocked_until if down_for else None
+        worker.run_once()
+        until = _gate(environment).blocked_until
+        holds.append((until - timezone.now()).total_seconds())
+        if down_for >= 600 and until != before:
+            break  # ten minutes down, and a probe has just failed: its whole hold is ahead
+        _time_passes(sweep_every)
+        down_for += sweep_every
+
+    assert max(holds) <= settings.DELIVERY_PROBE_INTERVAL_MAX_SECONDS  # never an hour
+    assert _gate(environment).consecutive_failures >= 600 / 20
+    now, window = timezone.now(), timedelta(seconds=settings.DELIVERY_RETRY_WINDOW_SECONDS)
+    for delivery in Delivery.objects.all():
+        assert delivery.status == "retrying" and delivery.attempt_count == 1  # probes spend none
+        assert delivery.created_at + window - now >= timedelta(hours=24)
+    comes_back()
+    waited = 0.0
+    while not Delivery.objects.filter(status="delivered").exists():
+        assert waited < 60, "deliveries did not resume"
+        _time_passes(sweep_every)
+        waited += sweep_every
+        worker.run_once()
+
+    promised = (
+        settings.DELIVERY_PROBE_INTERVAL_MAX_SECONDS + settings.DELIVERY_SWEEP_INTERVAL_SECONDS
+    )
+    assert waited <= promised <= 30
+    assert not Delivery.objects.exclude(status="delivered").exists()  # all in the same request
+    copies = collections.Counter(o["external_id"] for o in target.accepted_objects("attributes"))
+    assert copies == {"u1": 1, "u2": 1, "u3": 1}
+    for delivery in Delivery.objects.all():
+        outcomes = list(delivery.attempts.order_by("attempt_number").values_list("outcome"))
+        assert outcomes == [("failed",), ("success",)]
 
 
 def test_the_hold_after_a_long_run_of_503s_never_exceeds_the_probe_interval_cap(
@@ -294,6 +373,30 @@ def test_a_probe_keeps_the_backoff_of_a_request_a_lost_worker_left(
 
     assert Delivery.objects.get(pk=lost).next_attempt_at == later
     assert Delivery.objects.get(pk=failed).next_attempt_at <= timezone.now()
+
+
+def test_a_probe_keeps_the_backoff_of_a_retry_whose_last_try_was_cut_at_its_deadline(
+    ingest, braze, environment, production_waits, settings
+):
+    """Braze may have applied the cut request: its copy waits its own backoff, not the probe."""
+    settings.BRAZE_REQUEST_DEADLINE_SECONDS = 0.3
+    [cut] = _send_async(ingest, "u1")
+    braze.add_fault(Fault(times=1, trickle_interval_seconds=0.2, trickle_chunk_bytes=2))
+    worker.run_once()
+    _end_the_hold()
+    braze.add_fault(Fault(status=503, times=1))
+    assert ingest.post("support-bot", conversation_for("u2")).json()["status"] == "queued"
+    failed = Delivery.objects.get(external_id="u2")
+    _end_the_hold()
+    backoff_of_cut = Delivery.objects.get(pk=cut).next_attempt_at
+
+    assert recovery.probe(environment.pk)
+
+    assert DeliveryAttempt.objects.get(delivery_id=cut).ambiguous
+    assert Delivery.objects.get(pk=cut).next_attempt_at == backoff_of_cut
+    assert backoff_of_cut > timezone.now() + timedelta(minutes=25)  # its own, from 1 h
+    assert not DeliveryAttempt.objects.get(delivery=failed).ambiguous  # a 503 applied nothing
+    assert Delivery.objects.get(pk=failed.pk).next_attempt_at <= timezone.now()
 
 
 def test_a_probe_answered_401_lets_the_send_park_the_environment(

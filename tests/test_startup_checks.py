@@ -142,3 +142,38 @@ def test_the_wsgi_app_starts_in_production_on_good_settings():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "serving"
+
+
+@pytest.mark.parametrize(
+    ("probe_max", "sweep", "total"), [("25", "10", "35"), ("20", "10.5", "30.5"), ("5", "40", "45")]
+)
+def test_check_warns_when_the_probe_cap_and_the_sweep_add_up_past_the_30_s_recovery(
+    probe_max, sweep, total
+):
+    slow = {
+        "DELIVERY_PROBE_INTERVAL_MAX_SECONDS": probe_max,
+        "DELIVERY_SWEEP_INTERVAL_SECONDS": sweep,
+    }
+    warned = _manage("check", env={**LOCAL_ENV, **slow})
+    refused = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, **slow}
+    )
+
+    assert warned.returncode == 0, warned.stderr  # a warning: the service still works, later
+    message = (
+        f"(bridge.W001) DELIVERY_PROBE_INTERVAL_MAX_SECONDS ({probe_max}) + "
+        f"DELIVERY_SWEEP_INTERVAL_SECONDS ({sweep}) = {total} s, over the 30 s"
+    )
+    assert message in warned.stderr
+    assert refused.returncode != 0  # the production gate refuses warnings too
+    assert message in refused.stderr
+
+
+def test_a_probe_cap_and_sweep_adding_up_to_exactly_30_s_pass_without_a_warning():
+    at_the_promise = {
+        "DELIVERY_PROBE_INTERVAL_MAX_SECONDS": "25", "DELIVERY_SWEEP_INTERVAL_SECONDS": "5",
+    }  # fmt: skip
+    result = _manage("check", "--fail-level", "WARNING", env={**LOCAL_ENV, **at_the_promise})
+
+    assert result.returncode == 0, result.stderr
+    assert "bridge.W001" not in result.stdout + result.stderr

@@ -247,9 +247,10 @@ def record_success(environment_id: int) -> int:
     the environment's waiting retries due now, so they flow at once instead of each waiting out
     its own backoff. Returns how many were made due (0, and no other write, without failures).
 
-    A longer hold set meanwhile (another worker's 429) is kept; so are the retries of requests
-    a lost worker left (the sweep's ``INTERRUPTED``): their backoff spaces copies of a request
-    Braze may have applied, and is no failure of Braze's.
+    A longer hold set meanwhile (another worker's 429) is kept; so are the retries whose last
+    try may have reached Braze: a request cut at its deadline, timed out or reset after it was
+    sent (its attempt is flagged ambiguous), or left by a lost worker (the sweep's
+    ``INTERRUPTED``). Their backoff spaces copies of a request Braze may have applied.
     """
     now = timezone.now()
     reset = DeliveryGate.objects.filter(
@@ -271,8 +272,18 @@ def record_success(environment_id: int) -> int:
             status=DeliveryStatus.RETRYING,
             next_attempt_at__gt=now,
         )
-        .exclude(reason=INTERRUPTED)
+        .exclude(Q(reason=INTERRUPTED) | _last_try_ambiguous())
         .update(next_attempt_at=now, updated_at=now)
+    )
+
+
+def _last_try_ambiguous() -> Exists:
+    """The delivery's latest attempt may have been applied by Braze (served by the unique
+    (delivery, attempt_number) index)."""
+    return Exists(
+        DeliveryAttempt.objects.filter(
+            delivery_id=OuterRef("pk"), attempt_number=OuterRef("attempt_count"), ambiguous=True
+        )
     )
 
 

@@ -8,7 +8,8 @@ headers say instead, and is not counted as a failure (Braze is up).
 When a hold ends with failures counted, the next drain first sends a probe: ``POST
 /users/track`` with an empty object, which Braze answers 400 without writing anything or
 counting a data point (docs/braze.md). Any answer but a transient one means Braze is back: the
-count is reset and the environment's retries are made due at once (``outbox.record_success``),
+count is reset and the environment's retries are made due at once (``outbox.record_success``;
+those whose last try may have reached Braze keep their own backoff),
 so after an outage delivery resumes within the cap plus one sweep interval, not when each
 delivery's own backoff (up to an hour) runs out. A probe spends no delivery's attempt and
 writes no attempt row; it is logged at INFO.
