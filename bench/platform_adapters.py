@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bridge_bench \
         .venv/bin/python bench/platform_adapters.py
 
-Options: --requests N per way and round (default 200), --rounds R (default 10), --platforms
-dialogflow-cx,rasa,... (default all), --no-docs, --smoke (5 requests, 1 round, docs untouched).
+Options: --requests N per way and round (default 200), --rounds R (default 10), --repeats N
+(timeit runs of parse and respond, default 5), --platforms dialogflow-cx,rasa,... (default
+all), --no-docs, --smoke (5 requests, 1 round, 1 timeit run, docs untouched).
 The database named in DATABASE_URL is created if missing and migrated.
 
 Per platform, one mapping set (the platform's first name, email, birth date and phone
@@ -121,10 +122,10 @@ def mapping_set_for(platform: str, environment, slug: str):
     from mappings.models import FieldMapping, MappingSet
 
     first_name, email, (dob, order), (phone, region) = PARAMETERS[platform]
+    defaults = {"name": slug, "environment": environment}
     mapping_set, _ = MappingSet.objects.update_or_create(
-        slug=slug,
-        defaults={"name": slug, "environment": environment, "identifier_source_path": "bridge.session"},
-    )  # fmt: skip
+        slug=slug, defaults={**defaults, "identifier_source_path": "bridge.session"}
+    )
     mapping_set.rows.all().delete()
     rows = [
         (first_name, "first_name", ["trim"]),
@@ -156,9 +157,12 @@ def senders(case: Case, http, token: str) -> dict:
         "platform": lambda n: post(platform_url, case.platform_bodies[n], case.content_type, 200),
         "generic": lambda n: post(generic_url, case.conversations[n], "application/json", 202),
         "generic_key": lambda n: post(
-            generic_url, case.conversations[n], "application/json", 202,
+            generic_url,
+            case.conversations[n],
+            "application/json",
+            202,
             HTTP_IDEMPOTENCY_KEY=f"bench-{run}-{n}",
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -227,8 +231,9 @@ def summary(platform: str, times: dict[str, list[list[float]]]) -> dict:
     return row
 
 
-def pure_times(platform: str) -> dict[str, float]:
-    """Microseconds per ``adapter.parse`` and ``adapter.respond`` of the sample (median of 5)."""
+def pure_times(platform: str, repeats: int) -> dict[str, float]:
+    """Microseconds per ``adapter.parse`` and ``adapter.respond`` of the sample: the median of
+    ``repeats`` timeit runs of at least 0.2 s each."""
     from mappings.platforms import ADAPTERS
     from mappings.platforms.base import Outcome
 
@@ -236,12 +241,15 @@ def pure_times(platform: str) -> dict[str, float]:
     raw = _raw(*sample(platform))
     parsed = adapter.parse(raw)
     outcome = Outcome(status="accepted", success=True, delivery_id="0" * 32)
+    calls = {
+        "parse": lambda: adapter.parse(raw),
+        "respond": lambda: adapter.respond(outcome, parsed).content(),  # and its bytes
+    }
     figures = {}
-    for name, call in (("parse", lambda: adapter.parse(raw)),
-                       ("respond", lambda: adapter.respond(outcome, parsed).content())):  # fmt: skip
+    for name, call in calls.items():
         timer = timeit.Timer(call)
         number, _ = timer.autorange()
-        figures[name] = statistics.median(timer.repeat(5, number)) / number * 1e6
+        figures[name] = statistics.median(timer.repeat(repeats, number)) / number * 1e6
     return figures
 
 
@@ -320,8 +328,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5, help="timeit runs of parse, respond")
     parser.add_argument("--platforms", default=",".join(PARAMETERS))
-    args = report.parse_args(parser, {"requests": 5, "rounds": 1}, argv)
+    args = report.parse_args(parser, {"requests": 5, "rounds": 1, "repeats": 1}, argv)
     services.use_bench_settings(DEFAULT_DATABASE)
     django.setup()
     from django.core.management import call_command
@@ -335,7 +344,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for case in cases:
         send = senders(case, http, token)
         check_same_payload(case, send)
-        row = summary(case.platform, measure(case, send, args)) | pure_times(case.platform)
+        row = summary(case.platform, measure(case, send, args)) | pure_times(
+            case.platform, args.repeats
+        )
         rows.append(row)
         print(f"{case.platform}: added p50 {row['added']:.2f} ms ({row['ratio']:.2f}x)", flush=True)
     empty_outbox()
