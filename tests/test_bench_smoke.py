@@ -111,3 +111,16 @@ def test_the_scale_out_benchmark_loads_ingest_and_the_bare_views_with_wrk(
 
     assert "| gunicorn workers | ingest req/s |" in printed
     assert "Best ingest:" in printed
+
+
+def test_the_platform_benchmark_sends_each_platform_route_beside_the_generic_route(
+    bench_database,
+):
+    printed = _run_smoke("bench/platform_adapters.py", DATABASE_URL=bench_database)
+
+    for platform in ("dialogflow-cx", "dialogflow-es", "rasa", "voiceflow", "botpress",
+                     "pypestream", "twilio-studio", "lex-v2"):  # fmt: skip
+        assert f"| {platform} |" in printed
+    assert (
+        "| platform | platform route p50 / p99 ms | generic p50 / p99 ms | added p50 ms" in printed
+    )
