@@ -1,11 +1,13 @@
 """Idempotency-Key on the ingest API: one delivery and one Braze call per key (S5)."""
 
+import json
 import threading
 from datetime import timedelta
 
 import pytest
 import requests
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mappings.models import Delivery
@@ -104,4 +106,50 @@ def test_concurrent_requests_with_one_key_make_one_braze_call(live_server, api_t
     assert [a.status_code for a in answers] == [200] * 4
     assert len({a.json()["delivery_id"] for a in answers}) == 1
     assert len(braze.received) == 1
+    assert Delivery.objects.count() == 1
+
+
+def _statements_of(ingest, *args, **kwargs) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = ingest.post(*args, **kwargs)
+    assert response.status_code < 300, response.content
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.django_db
+def test_the_first_use_of_a_key_costs_no_look_up_and_an_async_answer_no_second_write(ingest, braze):
+    statements = _statements_of(ingest, "support-bot", conversation_for("u1"), key="k-3",
+                                mode="async")  # fmt: skip
+
+    on_deliveries = [sql for sql in statements if '"mappings_delivery"' in sql]
+    # The unique (client, key) constraint tells a repeat; the answer goes in with the row.
+    assert [sql.split()[0] for sql in on_deliveries] == ["INSERT"]
+    stored = Delivery.objects.get()
+    assert stored.answer_status == 202
+    assert json.loads(stored.answer_body)["status"] == "accepted"
+
+
+@pytest.mark.django_db
+def test_a_repeat_after_an_async_answer_stored_with_its_row_gets_it_back(ingest, braze):
+    first = ingest.post("support-bot", conversation_for("u1"), key="k-4", mode="async")
+    repeat = ingest.post("support-bot", conversation_for("u1"), key="k-4", mode="async")
+    conflict = ingest.post("support-bot", conversation_for("u2"), key="k-4", mode="async")
+
+    assert repeat.status_code == 202 and repeat["Idempotent-Replayed"] == "true"
+    assert repeat.content == first.content
+    assert conflict.status_code == 409
+    assert Delivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_repeat_whose_body_no_longer_maps_still_gets_the_first_answer_or_its_conflict(
+    ingest, braze
+):
+    ingest.post("support-bot", conversation_for("u1"), key="k-5")
+    unmappable = conversation_for("u1")
+    del unmappable["user"]["profile"]
+
+    response = ingest.post("support-bot", unmappable, key="k-5")
+
+    assert response.status_code == 409  # not a second delivery row rejected under that key
     assert Delivery.objects.count() == 1

@@ -67,6 +67,10 @@ def _ingest(
     request: Request, mapping_set: MappingSet, conversation: dict, key: str, **options
 ) -> tuple[conversations.IngestResult, dict, int]:
     """One ingest and the generic API's answer to it, kept for a repeat of its key."""
+
+    def answer(result: conversations.IngestResult) -> tuple[dict, int]:
+        return ingest_response(result, mapping_set.partial_success)
+
     try:
         result = conversations.ingest(
             mapping_set,
@@ -75,13 +79,14 @@ def _ingest(
             mode=_mode(request),
             idempotency_key=key,
             arrived_at=arrived_at(request),
+            answer_for=answer,
             **options,
         )
     except conversations.IdempotencyConflict as error:
         raise ApiError(409, "idempotency_conflict", str(error)) from error
-    body, status = ingest_response(result, mapping_set.partial_success)
+    body, status = answer(result)
     stored = key and result.delivery.status != DeliveryStatus.REJECTED
-    if stored and result.stored_answer is None:
+    if stored and result.stored_answer is None and not result.answer_kept:
         conversations.remember_answer(result.delivery, body, status)
     return result, body, status
 

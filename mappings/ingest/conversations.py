@@ -14,16 +14,18 @@ stores nothing for its key. A platform route keys a request by the platform's ow
 the caller sent no key (``Turn``): one turn, one delivery.
 """
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mappings.delivery import dispatch, outbox, worker
@@ -59,6 +61,13 @@ class IngestResult:
     attempt: DeliveryAttempt | None = None
     mode: str = "sync"
     stored_answer: tuple[dict[str, Any], int] | None = None  # a repeat of an Idempotency-Key
+    answer_kept: bool = False  # this answer was stored with the row (see ``answer_for``)
+
+
+class _KeyTaken(Exception):
+    def __init__(self, earlier: Delivery):
+        super().__init__("idempotency key already used")
+        self.earlier = earlier
 
 
 def ingest(
@@ -71,8 +80,13 @@ def ingest(
     arrived_at: float | None = None,
     platform: str = "",
     budget_ceiling: float | None = None,
+    answer_for: Callable[[IngestResult], tuple[dict[str, Any], int]] | None = None,
 ) -> IngestResult:
     """Map one conversation, store it in the outbox, and deliver it per the mode.
+
+    ``answer_for`` is how the caller answers a result: with an idempotency key, an answer known
+    before the INSERT (async mode, or nothing to send) is stored with the row, so a repeat gets
+    it back with no second write (``IngestResult.answer_kept``).
 
     In sync mode the answer is due ``sync_budget(mapping_set, budget_ceiling)`` seconds after
     ``arrived_at`` (``time.monotonic()``; now when not given): the Braze request and any wait
@@ -83,13 +97,13 @@ def ingest(
     mode = mode or mapping_set.delivery_mode
     # Only a repeat of a key is compared with it: without a key there is nothing to compare.
     fingerprint = _fingerprint(mapping_set, conversation) if idempotency_key else ""
-    if idempotency_key:
-        earlier = _earlier_delivery_with_key(api_client, idempotency_key)
-        if earlier is not None:
-            return _answer_repeated_key(earlier, idempotency_key, fingerprint, mode, deadline)
     mapping = compiled_for(mapping_set).run(conversation)
     discovery.record(mapping_set, conversation)
     if not mapping.ok:
+        # A repeat is answered as the first time was, even if its body no longer maps.
+        earlier = idempotency_key and _earlier_delivery_with_key(api_client, idempotency_key)
+        if earlier:
+            return _answer_repeated_key(earlier, idempotency_key, fingerprint, mode, deadline)
         rejected = _record_rejection(mapping_set, api_client, conversation, mapping, platform)
         return IngestResult(rejected, mapping, mode=mode)
     accepted = Delivery(
@@ -101,18 +115,43 @@ def ingest(
         platform=platform,
     )
     try:
-        delivery = _record_accepted(accepted, mapping, mode)
-    except IntegrityError:  # a concurrent request with the same key committed first
-        earlier = _earlier_delivery_with_key(api_client, idempotency_key)
-        if earlier is None:
-            raise
-        return _answer_repeated_key(earlier, idempotency_key, fingerprint, mode, deadline)
+        delivery = _record_first_use(accepted, mapping, mode, answer_for)
+    except _KeyTaken as taken:
+        return _answer_repeated_key(taken.earlier, idempotency_key, fingerprint, mode, deadline)
     if mode == "sync" and delivery.status == DeliveryStatus.PENDING:
         _deliver_within_budget(delivery, deadline)
         delivery.refresh_from_db()
         return IngestResult(delivery, mapping, _latest_attempt(delivery), mode=mode)
     # Async answers with the state as committed: a worker may already be sending it.
-    return IngestResult(delivery, mapping, mode=mode)
+    return IngestResult(delivery, mapping, mode=mode, answer_kept=bool(delivery.answer_body))
+
+
+def _record_first_use(
+    accepted: Delivery, mapping: MappingResult, mode: str, answer_for
+) -> Delivery:
+    """Insert, and let the unique (client, key) constraint tell a repeat: the first use of a key,
+    the usual case, then costs no look-up. Raises ``_KeyTaken`` with the row holding the key.
+
+    A key held by a row past its window is freed by that look-up, and this request takes it.
+    """
+    for _ in range(2):
+        try:
+            return _insert_keyed(accepted, mapping, mode, answer_for)
+        except IntegrityError:  # the key is held: by a repeat, a concurrent request or old row
+            earlier = _earlier_delivery_with_key(accepted.api_client, accepted.idempotency_key)
+            if earlier is not None:
+                raise _KeyTaken(earlier) from None
+    raise IntegrityError(f"Idempotency-Key {accepted.idempotency_key!r} could not be taken")
+
+
+def _insert_keyed(accepted: Delivery, mapping: MappingResult, mode: str, answer_for) -> Delivery:
+    if not accepted.idempotency_key:
+        return _record_accepted(accepted, mapping, mode, answer_for)
+    # A duplicate key must leave a caller's transaction usable (PostgreSQL aborts it), so inside
+    # one the INSERT gets a savepoint; an API request runs in autocommit, where a failed
+    # statement leaves nothing behind and the savepoint's round trips are not spent.
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        return _record_accepted(accepted, mapping, mode, answer_for)
 
 
 def remember_answer(delivery: Delivery, body: dict[str, Any], status: int) -> None:
@@ -208,7 +247,17 @@ def unchanged_attributes(mapping_set: MappingSet, mapping: MappingResult) -> lis
     return skipped
 
 
-def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str) -> Delivery:
+def _answer_is_known(delivery: Delivery, mode: str) -> bool:
+    return mode == "async" or delivery.status == DeliveryStatus.DELIVERED
+
+
+def _keep_answer(delivery: Delivery, answer: tuple[dict[str, Any], int]) -> None:
+    body, status = answer
+    delivery.answer_body = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False)
+    delivery.answer_status = status
+
+
+def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str, answer_for) -> Delivery:
     """One INSERT in autocommit: a single statement is atomic on its own, and a transaction
     around it would add two round trips to every ingest.
 
@@ -230,9 +279,10 @@ def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str) -> D
         delivery.status = DeliveryStatus.DELIVERED
         delivery.next_attempt_at = None
         delivery.reason = "Nothing to send: every attribute is unchanged since last delivered"
-        return outbox.add(delivery)
+    if answer_for and delivery.idempotency_key and _answer_is_known(delivery, mode):
+        _keep_answer(delivery, answer_for(IngestResult(delivery, mapping, mode=mode)))
     delivery = outbox.add(delivery)
-    if mode == "async":
+    if mode == "async" and delivery.status == DeliveryStatus.PENDING:
         worker.notify(environment.pk)
     return delivery
 
