@@ -275,3 +275,18 @@ def test_the_log_says_which_platform_called(
     assert "<td>dialogflow-cx</td>" in listed
     assert "the <code>dialogflow-cx</code> platform route" in shown
     assert b",dialogflow-cx," in exported
+
+
+def test_a_form_body_holding_a_nul_character_is_refused_before_anything_is_stored(
+    live_server, braze, environment, platform_client
+):
+    twilio = mapping_set_for(BY_ID["twilio-studio"], environment)
+    body, content_type = BY_ID["twilio-studio"].sample()
+
+    response = post_to_platform(live_server, "twilio-studio", twilio.slug,
+                                body + b"&nickname=Si%00n", content_type,
+                                platform_client(twilio))  # fmt: skip
+
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "invalid_string"
+    assert Delivery.objects.count() == 0

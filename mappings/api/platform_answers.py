@@ -40,11 +40,13 @@ def read(adapter: Adapter, request: Request) -> tuple[PlatformRequest | None, Ap
     raw = RawRequest(
         request.body, request.content_type or "", request.headers, request.query_params.dict()
     )
+    is_json = _is_json(raw.content_type)
     try:
-        if _is_json(raw.content_type) and raw.body.strip():  # an empty body is the adapter's
+        if is_json and raw.body.strip():  # an empty body is the adapter's to name
             parsers.checked_json(raw.body)
         platform_request = adapter.parse(raw)
-        parsers.check_shape(platform_request.conversation)
+        if not is_json:  # what the JSON check above cannot have seen
+            parsers.check_shape(platform_request.conversation)
     except PlatformRequestError as error:
         return None, ApiError(400, "invalid_platform_request", str(error))
     except ApiError as error:
