@@ -39,7 +39,7 @@ def _admin_setup(admin_client, braze) -> tuple[str, str]:
             "name": "Bot", "slug": "bot", "environment": environment.pk, "is_active": "on",
             "identifier_source_path": "user.id", "identifier_type": "external_id",
             "identifier_transforms": "[]", "on_problem": "reject", "delivery_mode": "sync",
-            "rows-TOTAL_FORMS": "1",
+            "partial_success": "fail", "rows-TOTAL_FORMS": "1",
             "rows-INITIAL_FORMS": "0", "rows-0-position": "0", "rows-0-source_path": "user.email",
             "rows-0-target_attribute": "email", "rows-0-required": "on",
             "rows-0-source_type": "path", "rows-0-operation": "set", "rows-0-transforms": "[]",
