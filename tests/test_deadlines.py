@@ -36,10 +36,12 @@ def test_a_braze_request_is_cut_at_its_deadline_and_flagged_ambiguous(braze, fau
         braze_client.track_users(braze.url, BRAZE_KEY, BODY, deadline=started + 0.8)
 
     elapsed = time.monotonic() - started
-    assert 0.75 <= elapsed < 1.3, elapsed
+    # Cut at 0.8 s, where the answer would take 10 s or more; the upper bound leaves room for a
+    # loaded machine's thread scheduling.
+    assert 0.75 <= elapsed < 2.5, elapsed
     error = raised.value
     assert error.ambiguous and not error.permanent  # Braze may have applied it: retried later
-    assert 750 <= error.duration_ms < 1300
+    assert 750 <= error.duration_ms < 2500
     assert "deadline" in str(error)
     assert len(braze.received) == 1
 
@@ -88,12 +90,15 @@ def test_a_sync_ingest_against_a_trickling_braze_answers_queued_within_its_budge
 
     response = ingest.post("support-bot", conversation_for("u-1"))
 
-    assert time.monotonic() - started < 1.3
+    elapsed = time.monotonic() - started
+    assert 0.95 <= elapsed < 1.3  # the request waited out its budget, and no more
     assert response.status_code == 202 and response.json()["status"] == "queued"
     delivery = Delivery.objects.get()
     [attempt] = delivery.attempts.all()
     assert attempt.ambiguous and attempt.outcome == "failed"
-    assert 500 <= attempt.duration_ms <= 1100  # what was left of the budget after arrival
+    # What was left of the budget after arrival, mapping and the outbox write (less when the
+    # machine is loaded, never more).
+    assert 0 < attempt.duration_ms <= 1100
     assert delivery.status == "retrying" and delivery.next_attempt_at > timezone.now()
     time.sleep(0.3)  # past the environment's short hold: a probe may go, the record may not
     worker.drain_all()  # the delivery's backoff has not passed: it is not sent again
