@@ -1,6 +1,9 @@
 """The fake Braze's POST /users/export/ids over real HTTP: it reads back what /users/track wrote."""
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -10,6 +13,7 @@ from mappings.fake_braze import FakeBraze, Fault
 KEY = "export-test-key-0000-7d1e"
 WRITE_ONLY_KEY = "write-only-key-0000-31aa"
 READ_ONLY_KEY = "read-only-key-0000-52bb"
+ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ["external_id", "first_name", "email", "country", "dob", "custom_attributes"]
 
 
@@ -418,3 +422,22 @@ def test_export_requests_are_recorded_like_track_requests(fake):
     assert record.path == "/users/export/ids"
     assert record.status == 201
     assert record.body["external_ids"] == ["u1"]
+
+
+def test_the_standalone_fake_takes_the_export_rate_limit_on_its_command_line():
+    command = [sys.executable, "-m", "mappings.fake_braze", "--port", "0", "--api-key", KEY,
+               "--export-rate-limit", "1/60"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        answers = [
+            requests.post(f"{url}/users/export/ids", headers=bearer(KEY), timeout=5,
+                          json={"external_ids": ["u1"], "fields_to_export": ["email"]})
+            for _ in range(2)
+        ]  # fmt: skip
+    finally:
+        process.terminate()
+        process.communicate(timeout=5)
+
+    assert [a.status_code for a in answers] == [201, 429]
+    assert answers[0].headers["X-RateLimit-Limit"] == "1"
