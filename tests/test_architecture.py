@@ -33,8 +33,9 @@ ONLY_IMPORTS = {
     "mappings.fake_braze": ("mappings.fake_braze",),
     # Presets are data (YAML beside a small loader): nothing of the app.
     "mappings.presets": (),
-    # The Braze client knows no models: only its own deadline watch.
-    "mappings.delivery.braze": ("mappings.delivery.deadlines",),
+    # The Braze client knows no models: only its own deadline watch, and the pure reading of
+    # Braze's rate-limit headers (one reader for the outbox's retries and the client's answers).
+    "mappings.delivery.braze": ("mappings.delivery.deadlines", "mappings.delivery.retry_policy"),
     "mappings.delivery.deadlines": (),
     # Models describe configuration as plain data: the engine's spec, never its runtime.
     "mappings.models": (

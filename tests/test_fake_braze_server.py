@@ -219,7 +219,9 @@ def test_it_can_count_the_object_limit_per_array():
         assert track(fake, {**body, "events": [event()] * 4}).status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/users/track/", "/user/track", "/", "/users/export/ids"])
+@pytest.mark.parametrize(
+    "path", ["/users/track/", "/user/track", "/", "/users/export/ids/", "/users/export"]
+)
 def test_it_answers_404_for_any_other_path_including_a_trailing_slash(fake, path):
     answer = requests.post(
         f"{fake.url}{path}", json={"attributes": [user()]}, headers=AUTH, timeout=5

@@ -4,11 +4,13 @@ It knows no models. It takes an endpoint, a key and a body, and returns a ``Braz
 2xx, or raises ``BrazeError`` whose ``permanent`` flag says whether retrying could help
 (429, 5xx, timeouts and connection errors are transient; other 4xx are permanent), and whose
 ``ambiguous`` flag says whether Braze may have applied the request anyway (a read timeout or a
-connection dropped after the request was sent).
+connection dropped after the request was sent; for an export, that it may have spent one of
+the export's scarce rate-limit slots).
 """
 
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ from django.conf import settings
 from urllib3.exceptions import NewConnectionError
 
 from mappings.delivery import deadlines
+from mappings.delivery.retry_policy import rate_limit_wait
 
 _per_thread = threading.local()
 
@@ -46,7 +49,45 @@ class BrazeAnswer:
         return "; ".join([self.message, *details])
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """What an answer's rate-limit headers said; None where a header was absent or unreadable.
+
+    ``wait_seconds`` is how long until the budget comes back (``X-Ratelimit-Retry-After``, else
+    ``X-RateLimit-Reset`` as an epoch second or a delay), counted from ``read_at_epoch``.
+    """
+
+    limit: int | None
+    remaining: int | None
+    wait_seconds: float | None
+    read_at_epoch: float
+
+    @property
+    def resets_at_epoch(self) -> float | None:
+        return None if self.wait_seconds is None else self.read_at_epoch + self.wait_seconds
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], now_epoch: float) -> "RateLimit":
+        lowered = {name.lower(): value for name, value in headers.items()}
+        return cls(
+            limit=_whole_number(lowered.get("x-ratelimit-limit")),
+            remaining=_whole_number(lowered.get("x-ratelimit-remaining")),
+            wait_seconds=rate_limit_wait(lowered, now_epoch),
+            read_at_epoch=now_epoch,
+        )
+
+
+def _whole_number(text: str | None) -> int | None:
+    try:
+        return int(text.strip()) if text is not None else None
+    except ValueError:
+        return None
+
+
 class BrazeError(Exception):
+    """``rate_limit`` is read from Braze's answer when there is one (a 429's says when to
+    come back)."""
+
     def __init__(
         self,
         message: str,
@@ -61,6 +102,7 @@ class BrazeError(Exception):
         self.answer = answer
         self.ambiguous = ambiguous
         self.duration_ms = answer.duration_ms if answer and duration_ms is None else duration_ms
+        self.rate_limit = RateLimit.from_headers(answer.headers, time.time()) if answer else None
 
     @property
     def status(self) -> int | None:
@@ -110,6 +152,76 @@ def track_users(
     still running then is cut (its connection closed) and raised as ambiguous: Braze may have
     applied it.
     """
+    return _post(f"{endpoint}/users/track", api_key, body, deadline)
+
+
+MAX_EXPORT_IDS = 50  # external_ids and user_aliases together, per /users/export/ids request
+
+
+@dataclass(frozen=True)
+class ExportAnswer:
+    """Braze's answer to an export: the profiles found (each as Braze shows it, with only the
+    fields asked for), the identifiers it does not know, and its rate-limit headers."""
+
+    users: list[dict[str, Any]]
+    not_found: list[str]
+    rate_limit: RateLimit
+    answer: BrazeAnswer
+
+
+def export_users(
+    endpoint: str,
+    api_key: str,
+    *,
+    fields_to_export: Iterable[str],
+    external_ids: Iterable[str] = (),
+    user_aliases: Iterable[Mapping[str, str]] = (),
+    deadline: float | None = None,
+) -> ExportAnswer:
+    """POST to ``{endpoint}/users/export/ids`` for these users and only these fields.
+
+    Braze takes 1 to 50 external ids and aliases together: outside that a ``ValueError`` is
+    raised before any request, so a caller's bug spends none of the export's scarce slots
+    (splitting a longer list is the caller's choice, not this client's).
+
+    ``external_id`` (with external ids) and ``user_aliases`` (with aliases) are always asked for
+    too, so each profile found can be told apart. The deadline works as for ``track_users``; a
+    cut request is ambiguous as it may have spent a rate-limit slot. A 2xx without Braze's
+    ``users`` list raises a transient ``BrazeError`` (nothing usable was read).
+    """
+    external_ids, user_aliases = list(external_ids), [dict(a) for a in user_aliases]
+    if not 0 < len(external_ids) + len(user_aliases) <= MAX_EXPORT_IDS:
+        raise ValueError(f"export 1 to {MAX_EXPORT_IDS} external ids and aliases in all")
+    fields = _fields(fields_to_export, external_ids, user_aliases)
+    body: dict[str, Any] = {"fields_to_export": fields}
+    if external_ids:
+        body["external_ids"] = external_ids
+    if user_aliases:
+        body["user_aliases"] = user_aliases
+    answer = _post(f"{endpoint}/users/export/ids", api_key, body, deadline)
+    users = (answer.body or {}).get("users")
+    if not isinstance(users, list) or not all(isinstance(user, dict) for user in users):
+        raise BrazeError(
+            f"Braze answered {answer.status} without a users list: {answer.message}",
+            permanent=False,
+            answer=answer,
+        )
+    return ExportAnswer(
+        users=users,
+        not_found=[str(i) for i in (answer.body or {}).get("invalid_user_ids") or []],
+        rate_limit=RateLimit.from_headers(answer.headers, time.time()),
+        answer=answer,
+    )
+
+
+def _fields(wanted: Iterable[str], external_ids: list[str], aliases: list[dict]) -> list[str]:
+    fields = list(dict.fromkeys(wanted))  # in order, once each
+    needed = ["external_id"] * bool(external_ids) + ["user_aliases"] * bool(aliases)
+    return fields + [name for name in needed if name not in fields]
+
+
+def _post(url: str, api_key: str, body: dict[str, Any], deadline: float | None) -> BrazeAnswer:
+    """POST ``body`` as JSON under a wall-clock deadline; a 2xx answer, else ``BrazeError``."""
     started = time.monotonic()
     longest = started + settings.BRAZE_REQUEST_DEADLINE_SECONDS
     deadline = longest if deadline is None else min(deadline, longest)
@@ -121,7 +233,7 @@ def track_users(
     try:
         with deadlines.cut_at(deadline) as cut:
             response = _session().post(
-                f"{endpoint}/users/track",
+                url,
                 json=body,
                 headers={"Authorization": f"Bearer {api_key}"},
                 timeout=timeout,

@@ -1,4 +1,5 @@
-"""A local fake of Braze's ``POST /users/track`` (see docs/braze.md for the API it follows).
+"""A local fake of Braze's ``POST /users/track`` and ``POST /users/export/ids`` (see
+docs/braze.md for the API it follows).
 
 Standard library only; imports nothing from the rest of the project.
 """

@@ -1,6 +1,7 @@
 """Run the fake Braze on its own.
 
     python -m mappings.fake_braze --host 127.0.0.1 --port 9011 --api-key KEY [--api-key KEY2]
+        [--rate-limit 3000/3] [--export-rate-limit 250/60]
 
 Prints one line, ``fake Braze listening on http://HOST:PORT``, then serves until SIGINT or
 SIGTERM and exits 0. ``--port 0`` picks a free port (the printed line says which).
@@ -14,6 +15,7 @@ import sys
 import threading
 
 from . import rules
+from .rate_limit import BRAZE_EXPORT_LIMIT
 from .server import FakeBraze
 
 
@@ -34,6 +36,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-objects", type=int, default=rules.MAX_OBJECTS)
     parser.add_argument("--limit-mode", choices=rules.LIMIT_MODES, default="total")
     parser.add_argument("--rate-limit", type=parse_rate_limit, default=None, metavar="N/SECONDS")
+    parser.add_argument(
+        "--export-rate-limit",
+        type=parse_rate_limit,
+        default=BRAZE_EXPORT_LIMIT,
+        metavar="N/SECONDS",
+        help="the limit of /users/export/ids (default 250/60)",
+    )
     return parser.parse_args(argv)
 
 
@@ -46,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         max_objects=args.max_objects,
         rate_limit=args.rate_limit,
         limit_mode=args.limit_mode,
+        export_rate_limit=args.export_rate_limit,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,10 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+TRACK_PATH = "/users/track"  # Braze's paths have no trailing slash
+EXPORT_PATH = "/users/export/ids"
+BRAZE_PATHS = (TRACK_PATH, EXPORT_PATH)
+
 # How an answer's sending ended (``ReceivedRequest.answer_outcome``).
 SENDING = "sending"  # not finished yet: waiting or trickling
 SENT = "sent"  # the last byte was handed to the operating system

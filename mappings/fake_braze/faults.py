@@ -1,4 +1,4 @@
-"""Fault injection: scripted misbehaviours for the next ``POST /users/track`` requests."""
+"""Fault injection: scripted misbehaviours for the next requests to one of Braze's paths."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from http import HTTPStatus
 from typing import Any
 
-from .exchange import Answer, Pace, message_answer
+from .exchange import BRAZE_PATHS, TRACK_PATH, Answer, Pace, message_answer
 from .rate_limit import RATE_LIMITED, rate_limit_headers
 from .rules import ARRAYS
 from .value_checks import is_int, is_number
@@ -28,7 +28,8 @@ FAULT_MESSAGES = {
 
 @dataclass(frozen=True)
 class Fault:
-    """A scripted misbehaviour for the next matching ``POST /users/track`` requests.
+    """A scripted misbehaviour for the next requests to ``path`` (``/users/track`` unless set;
+    ``/users/export/ids`` for the profile export); requests to the other path pass it by.
 
     It lasts ``times`` requests, or, with ``for_seconds``, every request until that long after
     it first triggered. Effects (at most one): ``status`` (with 429 rate-limit headers in
@@ -51,6 +52,7 @@ class Fault:
     reject_indexes: dict[str, list[int]] | None = None
     trickle_interval_seconds: float = 0.0
     trickle_chunk_bytes: int = 1
+    path: str = TRACK_PATH
 
     def __post_init__(self) -> None:
         effects = [self.status is not None, self.drop_connection, self.reject_indexes is not None]
@@ -63,6 +65,10 @@ class Fault:
             )
         if self.drop_connection and self.trickle_interval_seconds:
             raise ValueError("a dropped connection sends no bytes to trickle")
+        if self.path not in BRAZE_PATHS:
+            raise ValueError(f"path must be one of {BRAZE_PATHS}")
+        if self.reject_indexes is not None and self.path != TRACK_PATH:
+            raise ValueError(f"reject_indexes applies to {TRACK_PATH} only")
         self._check_numbers()
         self._check_trickle()
         self._check_reject_indexes()
@@ -148,17 +154,17 @@ class FaultQueue:
         with self._lock:
             return [armed.fault for armed in self._armed]
 
-    def take(self) -> Fault | None:
-        """The fault that applies to the request arriving now, consuming it, in FIFO order."""
+    def take(self, path: str = TRACK_PATH) -> Fault | None:
+        """The fault that applies to the request for ``path`` arriving now, consuming it: the
+        oldest fault for that path; faults for the other path wait for their own requests."""
         now = time.monotonic()
         with self._lock:
-            while self._armed:
-                armed = self._armed[0]
+            for armed in [armed for armed in self._armed if armed.fault.path == path]:
                 if armed.use(now):
                     if armed.spent:
-                        self._armed.popleft()
+                        self._armed.remove(armed)
                     return armed.fault
-                self._armed.popleft()
+                self._armed.remove(armed)  # a for_seconds fault whose time is over
         return None
 
 

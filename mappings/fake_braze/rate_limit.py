@@ -1,4 +1,5 @@
-"""Braze's rate limit on ``/users/track``: the fixed-window limiter and its headers."""
+"""Braze's rate limits (``/users/track``, ``/users/export/ids``): a fixed-window limiter and its
+headers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 import time
 
 BRAZE_TRACK_LIMIT = 3000  # requests per 3 s: what X-RateLimit-Limit says when nothing is set
+# Per workspace, for workspaces onboarded on or after 2024-08-22 (docs/braze.md).
+BRAZE_EXPORT_LIMIT = (250, 60.0)
 RATE_LIMITED = "API rate limit exceeded"
 
 
@@ -44,3 +47,8 @@ class FixedWindowLimiter:
             reset = str(math.ceil(self._window_start + self.per_seconds))
             headers = rate_limit_headers(self.limit, self.limit - self._count, reset)
         return allowed, headers
+
+    def reset(self) -> None:
+        """Start afresh: the next request opens a new window with the whole budget."""
+        with self._lock:
+            self._window_start, self._count = -math.inf, 0

@@ -67,14 +67,19 @@ class ReceivedRequest:
         Braze asks clients to treat as accepted) applies them all. Whether the answer reached
         the client does not matter: Braze applied the request before answering.
         """
-        if self.status not in (201, 202) or not isinstance(self.body, dict):
-            return []
-        items = self.body.get(kind)
-        if not isinstance(items, list):
-            return []
-        errors = (self.answer or {}).get("errors", [])
-        rejected = {error.get("index") for error in errors if error.get("input_array") == kind}
-        return [obj for index, obj in enumerate(items) if index not in rejected]
+        return accepted_objects(self.status, self.body, self.answer, kind)
+
+
+def accepted_objects(status: int, body: Any, answer: Any, kind: str) -> list[Any]:
+    """The objects of ``kind`` in a track request's ``body`` that its answer says were applied."""
+    if status not in (201, 202) or not isinstance(body, dict):
+        return []
+    items = body.get(kind)
+    if not isinstance(items, list):
+        return []
+    errors = answer.get("errors", []) if isinstance(answer, dict) else []
+    rejected = {error.get("index") for error in errors if error.get("input_array") == kind}
+    return [obj for index, obj in enumerate(items) if index not in rejected]
 
 
 def masked_headers(headers: dict[str, str]) -> dict[str, Any]:

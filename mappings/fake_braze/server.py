@@ -1,24 +1,29 @@
-"""``FakeBraze``: a local, real HTTP server that answers ``POST /users/track`` as Braze does.
+"""``FakeBraze``: a local, real HTTP server that answers ``POST /users/track`` and
+``POST /users/export/ids`` as Braze does.
 
 Used by the demo and by tests over real HTTP. Standard library only, and nothing from the app.
-The checks a track request goes through are in :mod:`.track_endpoint`; the ``/_fake/``
-control API in :mod:`.control_endpoint`.
+The checks a track request goes through are in :mod:`.track_endpoint`, an export's in
+:mod:`.export_endpoint` (reading the profiles of :mod:`.profiles`); the ``/_fake/`` control API
+in :mod:`.control_endpoint`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from . import rules
+from .api_keys import ApiKeys
 from .control_endpoint import control_answer, is_control_request
-from .exchange import Answer, IncomingRequest
+from .exchange import EXPORT_PATH, TRACK_PATH, Answer, IncomingRequest
+from .export_endpoint import ExportEndpoint
 from .faults import Fault, FaultQueue
 from .http_server import FakeBrazeHTTPServer
-from .rate_limit import FixedWindowLimiter
+from .profiles import Profiles
+from .rate_limit import BRAZE_EXPORT_LIMIT, FixedWindowLimiter
 from .received_requests import ReceivedRequest, ReceivedRequests
 from .track_endpoint import TrackEndpoint
 
@@ -29,6 +34,11 @@ class FakeBraze:
     ``limit_mode`` is ``"total"`` (75 objects across the three arrays, Braze's default for
     newer contracts) or ``"per_array"`` (older contracts). ``rate_limit=(limit, per_seconds)``
     answers 429 with classic headers past ``limit`` requests in a fixed window.
+
+    ``key_permissions`` maps more keys to the only permissions they hold (``"users.track"``,
+    ``"users.export.ids"``); ``api_keys`` hold both. ``export_rate_limit`` is the export's own
+    limit, 250 per minute unless set (None: unlimited). ``export_fields_required=False`` lets
+    an export without ``fields_to_export`` have every field, as on older workspaces.
     """
 
     def __init__(
@@ -39,16 +49,28 @@ class FakeBraze:
         max_objects: int = rules.MAX_OBJECTS,
         rate_limit: tuple[int, float] | None = None,
         limit_mode: str = "total",
+        key_permissions: Mapping[str, Iterable[str]] | None = None,
+        export_rate_limit: tuple[int, float] | None = BRAZE_EXPORT_LIMIT,
+        export_fields_required: bool = True,
     ) -> None:
         self.host, self.port = host, port
         self._faults = FaultQueue()
         self._received = ReceivedRequests()
+        self._profiles = Profiles()
+        keys = ApiKeys(api_keys, key_permissions)
         self._track = TrackEndpoint(
-            api_keys,
+            keys,
             self._faults,
             max_objects=max_objects,
             limit_mode=limit_mode,
             limiter=FixedWindowLimiter(*rate_limit) if rate_limit else None,
+        )
+        self._export = ExportEndpoint(
+            keys,
+            self._faults,
+            self._profiles,
+            limiter=FixedWindowLimiter(*export_rate_limit) if export_rate_limit else None,
+            fields_required=export_fields_required,
         )
         self._server: FakeBrazeHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -111,9 +133,13 @@ class FakeBraze:
         return self._received.clear()
 
     def reset(self) -> None:
-        """Forget received requests and pending faults."""
+        """Forget received requests, pending faults and profiles; rate limits start afresh."""
         self.clear_received()
         self._faults.clear()
+        self._profiles.clear()
+        for limiter in (self._track.limiter, self._export.limiter):
+            if limiter is not None:
+                limiter.reset()
 
     def add_fault(self, fault: Fault) -> None:
         self._faults.add(fault)
@@ -136,7 +162,12 @@ class FakeBraze:
     def handle(self, incoming: IncomingRequest) -> Answer:
         if is_control_request(incoming):
             return control_answer(incoming, self._received, self._faults)
-        answer = self._track.answer(incoming)
+        if incoming.path == EXPORT_PATH:
+            answer = self._export.answer(incoming)
+        else:
+            answer = self._track.answer(incoming)  # a 404 for any other path
+            if incoming.path == TRACK_PATH:
+                self._profiles.apply_track(answer.status, incoming.body, answer.body)
         # Recorded on arrival, before a slow or trickled answer goes out: Braze has applied it.
         record_key = self._received.record(incoming, answer)
         return replace(answer, on_delivered=partial(self._received.finish, record_key))

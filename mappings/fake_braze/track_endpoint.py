@@ -1,8 +1,9 @@
 """The answer to a request for ``/users/track``, checked in the order Braze shows from outside.
 
 framing (411/400/413, found before the body is buffered) -> path (404) -> method (405) ->
-scripted fault (an outage hits before auth) -> API key (401) -> rate limit (429, per server,
-so per workspace) -> Content-Type (415) -> JSON (400) -> object limit (400) -> per-object rules.
+scripted fault (an outage hits before auth) -> API key (401) -> the key's ``users.track``
+permission (403) -> rate limit (429, per server, so per workspace) -> Content-Type (415) ->
+JSON (400) -> object limit (400) -> per-object rules.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from . import rules
-from .exchange import DROPPED_CONNECTION, Answer, IncomingRequest, message_answer
+from .api_keys import TRACK_PERMISSION, ApiKeys
+from .exchange import DROPPED_CONNECTION, TRACK_PATH, Answer, IncomingRequest, message_answer
 from .faults import Fault, FaultQueue, fault_status_answer
 from .rate_limit import BRAZE_TRACK_LIMIT, RATE_LIMITED, FixedWindowLimiter
-from .received_requests import key_last4
-
-TRACK_PATH = "/users/track"
 
 RejectIndexes = dict[str, list[int]]
 
@@ -26,7 +25,7 @@ class TrackEndpoint:
 
     def __init__(
         self,
-        api_keys: Iterable[str],
+        api_keys: Iterable[str] | ApiKeys,
         faults: FaultQueue,
         max_objects: int = rules.MAX_OBJECTS,
         limit_mode: str = "total",
@@ -34,7 +33,8 @@ class TrackEndpoint:
     ) -> None:
         if limit_mode not in rules.LIMIT_MODES:
             raise ValueError(f"limit_mode must be one of {rules.LIMIT_MODES}")
-        self.api_keys = frozenset(api_keys)
+        self.keys = api_keys if isinstance(api_keys, ApiKeys) else ApiKeys(api_keys)
+        self.api_keys = self.keys.keys
         self.faults = faults
         self.max_objects, self.limit_mode = max_objects, limit_mode
         self.limiter = limiter
@@ -51,7 +51,7 @@ class TrackEndpoint:
         return self._with_faults(incoming)
 
     def _with_faults(self, incoming: IncomingRequest) -> Answer:
-        fault = self.faults.take()
+        fault = self.faults.take(TRACK_PATH)
         if fault is None:
             return self._authorized(incoming, None)
         # The answer is decided now and only its sending is slowed (by the HTTP layer, which
@@ -67,10 +67,9 @@ class TrackEndpoint:
         return self._authorized(incoming, fault.reject_indexes)
 
     def _authorized(self, incoming: IncomingRequest, reject: RejectIndexes | None) -> Answer:
-        key = bearer_key(incoming.headers)
-        if key not in self.api_keys:
-            shown = key_last4(key or "")
-            return message_answer(401, f"Invalid API key: …{shown}" if shown else "Invalid API key")
+        refusal = self.keys.refusal(incoming.headers, TRACK_PERMISSION)
+        if refusal is not None:
+            return refusal
         if self.limiter is None:
             return self._validated(incoming, reject)
         allowed, rate_headers = self.limiter.take()
@@ -92,13 +91,6 @@ class TrackEndpoint:
         if reject:
             result = rules.reject(result, reject)
         return Answer(*rules.answer_for(result))
-
-
-def bearer_key(headers: dict[str, str]) -> str | None:
-    scheme, _, key = headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return key.strip() or None
 
 
 def is_json_content_type(content_type: str | None) -> bool:
