@@ -1,6 +1,7 @@
 """Run the fake Braze on its own.
 
     python -m mappings.fake_braze --host 127.0.0.1 --port 9011 --api-key KEY [--api-key KEY2]
+        [--key-without-track KEY3]
 
 Prints one line, ``fake Braze listening on http://HOST:PORT``, then serves until SIGINT or
 SIGTERM and exits 0. ``--port 0`` picks a free port (the printed line says which).
@@ -31,6 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9011)
     parser.add_argument("--api-key", action="append", required=True, dest="api_keys")
+    parser.add_argument(
+        "--key-without-track", action="append", default=[], dest="keys_without_track",
+        help="a key answered 403, as one without the users.track permission",
+    )  # fmt: skip
     parser.add_argument("--max-objects", type=int, default=rules.MAX_OBJECTS)
     parser.add_argument("--limit-mode", choices=rules.LIMIT_MODES, default="total")
     parser.add_argument("--rate-limit", type=parse_rate_limit, default=None, metavar="N/SECONDS")
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         max_objects=args.max_objects,
         rate_limit=args.rate_limit,
         limit_mode=args.limit_mode,
+        keys_without_track=args.keys_without_track,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -29,6 +29,8 @@ class FakeBraze:
     ``limit_mode`` is ``"total"`` (75 objects across the three arrays, Braze's default for
     newer contracts) or ``"per_array"`` (older contracts). ``rate_limit=(limit, per_seconds)``
     answers 429 with classic headers past ``limit`` requests in a fixed window.
+    ``keys_without_track`` are keys of the workspace that lack the ``users.track`` permission:
+    answered 403, as Braze answers them.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class FakeBraze:
         max_objects: int = rules.MAX_OBJECTS,
         rate_limit: tuple[int, float] | None = None,
         limit_mode: str = "total",
+        keys_without_track: Iterable[str] = (),
     ) -> None:
         self.host, self.port = host, port
         self._faults = FaultQueue()
@@ -49,6 +52,7 @@ class FakeBraze:
             max_objects=max_objects,
             limit_mode=limit_mode,
             limiter=FixedWindowLimiter(*rate_limit) if rate_limit else None,
+            keys_without_track=keys_without_track,
         )
         self._server: FakeBrazeHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -56,6 +60,10 @@ class FakeBraze:
     @property
     def api_keys(self) -> frozenset[str]:
         return self._track.api_keys
+
+    @property
+    def keys_without_track(self) -> frozenset[str]:
+        return self._track.keys_without_track
 
     @property
     def max_objects(self) -> int:

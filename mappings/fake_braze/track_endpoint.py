@@ -1,8 +1,9 @@
 """The answer to a request for ``/users/track``, checked in the order Braze shows from outside.
 
 framing (411/400/413, found before the body is buffered) -> path (404) -> method (405) ->
-scripted fault (an outage hits before auth) -> API key (401) -> rate limit (429, per server,
-so per workspace) -> Content-Type (415) -> JSON (400) -> object limit (400) -> per-object rules.
+scripted fault (an outage hits before auth) -> API key (401 unknown, 403 known but without the
+``users.track`` permission) -> rate limit (429, per server, so per workspace) -> Content-Type
+(415) -> JSON (400) -> object limit (400) -> per-object rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from .rate_limit import BRAZE_TRACK_LIMIT, RATE_LIMITED, FixedWindowLimiter
 from .received_requests import key_last4
 
 TRACK_PATH = "/users/track"
+# Braze documents the 403's meaning (permission, plan or IP allowlist), not its wording: our
+# code reads only the status.
+NO_TRACK_PERMISSION = "This API key does not have the users.track permission"
 
 RejectIndexes = dict[str, list[int]]
 
@@ -31,10 +35,14 @@ class TrackEndpoint:
         max_objects: int = rules.MAX_OBJECTS,
         limit_mode: str = "total",
         limiter: FixedWindowLimiter | None = None,
+        keys_without_track: Iterable[str] = (),
     ) -> None:
         if limit_mode not in rules.LIMIT_MODES:
             raise ValueError(f"limit_mode must be one of {rules.LIMIT_MODES}")
         self.api_keys = frozenset(api_keys)
+        # Keys of this workspace that lack the users.track permission (or, to Braze, are
+        # refused by its IP allowlist: the same 403).
+        self.keys_without_track = frozenset(keys_without_track)
         self.faults = faults
         self.max_objects, self.limit_mode = max_objects, limit_mode
         self.limiter = limiter
@@ -68,6 +76,8 @@ class TrackEndpoint:
 
     def _authorized(self, incoming: IncomingRequest, reject: RejectIndexes | None) -> Answer:
         key = bearer_key(incoming.headers)
+        if key in self.keys_without_track:
+            return message_answer(403, NO_TRACK_PERMISSION)
         if key not in self.api_keys:
             shown = key_last4(key or "")
             return message_answer(401, f"Invalid API key: …{shown}" if shown else "Invalid API key")
