@@ -11,6 +11,8 @@ from mappings.fake_braze import FakeBraze
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
+# A key of the same workspace without the users.track permission: the fake answers it 403.
+NO_TRACK_KEY = "braze-export-only-key-canary-3Lw2"
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +41,9 @@ def fast_delivery(settings):
 
 @pytest.fixture(scope="session")
 def fake_braze_server():
-    with FakeBraze(api_keys={BRAZE_KEY}) as server:
+    with FakeBraze(
+        api_keys={BRAZE_KEY}, key_permissions={NO_TRACK_KEY: ["users.export.ids"]}
+    ) as server:
         yield server
 
 

@@ -47,7 +47,7 @@ def one_failed_one_delivered(mapping_set, conversation, braze):
 
 
 def _open_the_failed_delivery(page, live_server):
-    page.click("text=Request log")  # the link every admin page carries
+    page.click("#user-tools >> text=Deliveries")  # the link every admin page carries
     page.select_option("#id_status", "failed")
     page.click("#log-filters input[type=submit]")
     rows = page.locator("#log-rows tbody tr")

@@ -18,6 +18,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """
 
     show_full_result_count = False
+    raw_title = ""  # the changelist's title: "raw rows", apart from the log page's name
+
+    def has_module_permission(self, request) -> bool:
+        # Not listed in the sidebar or the index, where they would be a second page of the same
+        # rows under the same name; the log pages link here for raw inspection.
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": self.raw_title, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -51,6 +61,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
+    raw_title = "Raw delivery rows"
     list_display = [
         "created_at",
         "mapping_set",
@@ -112,11 +123,13 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="Log page")
     def log_page(self, delivery: Delivery) -> str:
         url = reverse("logs:delivery", args=[delivery.pk])
-        return format_html('<a href="{}">Open in the request log (attempts, replay)</a>', url)
+        text = "Open it on the Deliveries log page (its Braze calls, replay)"
+        return format_html('<a href="{}">{}</a>', url, text)
 
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyAdmin):
+    raw_title = "Raw Braze call rows"
     list_display = [
         "created_at", "environment", "mapping_set", "response_status", "outcome", "duration_ms",
         "delivery_link",

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from mappings.admin import connection as admin_connection
 from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
@@ -20,6 +21,7 @@ from mappings.admin.forms import (
     MappingSetForm,
 )
 from mappings.admin.widgets import SuggestedInput
+from mappings.delivery import connection_check
 from mappings.ingest import discovery
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 
@@ -30,6 +32,30 @@ class EnvironmentAdmin(SimpleHistoryAdmin):
     list_display = ["name", "rest_endpoint", "api_key", "updated_at"]
     list_select_related = ["credential"]
     search_fields = ["name"]
+    actions = ["test_connection"]
+
+    def get_urls(self):
+        run = self.admin_site.admin_view(self.connection_test_page)
+        return [
+            path("<int:pk>/test-connection/", run, name="mappings_environment_test_connection"),
+            *super().get_urls(),
+        ]
+
+    def connection_test_page(self, request, pk: int):
+        return admin_connection.connection_test_page(self, request, pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "connection_test_help": connection_check.HELP_TEXT,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Test connection (an empty request: writes nothing)",
+                  permissions=["change"])  # fmt: skip
+    def test_connection(self, request, queryset) -> None:
+        for environment in queryset:
+            admin_connection.report(request, environment)
 
     @admin.display(description="API key")
     def api_key(self, environment: Environment) -> str:

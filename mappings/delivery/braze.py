@@ -23,6 +23,10 @@ from mappings.delivery.retry_policy import rate_limit_wait
 
 _per_thread = threading.local()
 
+# Why a request got no HTTP answer: the deadline cut it, a connect or read timeout, a TLS
+# handshake or certificate failure, or another connection error (refused, reset, DNS).
+NO_ANSWER_KINDS = ("deadline", "timeout", "tls", "connection")
+
 
 @dataclass(frozen=True)
 class BrazeAnswer:
@@ -96,9 +100,12 @@ class BrazeError(Exception):
         answer: BrazeAnswer | None = None,
         ambiguous: bool = False,
         duration_ms: int | None = None,
+        no_answer: str | None = None,
     ):
         super().__init__(message)
         self.permanent = permanent
+        # Why no HTTP answer came (one of NO_ANSWER_KINDS), None when Braze answered.
+        self.no_answer = no_answer
         self.answer = answer
         self.ambiguous = ambiguous
         self.duration_ms = answer.duration_ms if answer and duration_ms is None else duration_ms
@@ -260,11 +267,16 @@ def _post(url: str, api_key: str, body: dict[str, Any], deadline: float | None) 
 def _request_error(error: requests.RequestException, started: float, *, cut_short: bool):
     duration_ms = round((time.monotonic() - started) * 1000)
     if cut_short:
-        message = f"Braze gave no complete answer within the deadline ({duration_ms} ms)"
+        kind, message = (
+            "deadline",
+            f"Braze gave no complete answer within the deadline ({duration_ms} ms)",
+        )
     elif isinstance(error, requests.Timeout):
-        message = f"Braze did not answer in time: {type(error).__name__}"
+        kind, message = "timeout", f"Braze did not answer in time: {type(error).__name__}"
     else:
+        kind = "tls" if isinstance(error, requests.exceptions.SSLError) else "connection"
         message = f"Could not reach Braze: {type(error).__name__}"
     return BrazeError(
-        message, permanent=False, ambiguous=not _never_sent(error), duration_ms=duration_ms
-    )
+        message, permanent=False, ambiguous=not _never_sent(error), duration_ms=duration_ms,
+        no_answer=kind,
+    )  # fmt: skip

@@ -1,7 +1,7 @@
 """Run the fake Braze on its own.
 
     python -m mappings.fake_braze --host 127.0.0.1 --port 9011 --api-key KEY [--api-key KEY2]
-        [--rate-limit 3000/3] [--export-rate-limit 250/60]
+        [--rate-limit 3000/3] [--export-rate-limit 250/60] [--key-without-track KEY3]
 
 Prints one line, ``fake Braze listening on http://HOST:PORT``, then serves until SIGINT or
 SIGTERM and exits 0. ``--port 0`` picks a free port (the printed line says which).
@@ -15,6 +15,7 @@ import sys
 import threading
 
 from . import rules
+from .api_keys import EXPORT_PERMISSION
 from .rate_limit import BRAZE_EXPORT_LIMIT
 from .server import FakeBraze
 
@@ -43,6 +44,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N/SECONDS",
         help="the limit of /users/export/ids (default 250/60)",
     )
+    parser.add_argument(
+        "--key-without-track",
+        action="append",
+        default=[],
+        dest="keys_without_track",
+        metavar="KEY",
+        help="a key of the workspace without the users.track permission (answered 403)",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         limit_mode=args.limit_mode,
         export_rate_limit=args.export_rate_limit,
+        key_permissions={key: [EXPORT_PERMISSION] for key in args.keys_without_track},
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

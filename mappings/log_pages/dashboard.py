@@ -1,7 +1,13 @@
-"""Figures for the delivery dashboard: volumes, success rates, queue, errors, recent failures.
+"""Figures for the delivery dashboard: two stories kept apart, and each environment's health.
 
-Success rate = delivered / finished (delivered, failed, dead, rejected); open deliveries
-(pending, in flight, retrying) are not finished yet and count only as queue.
+Every delivery is in one of four groups (``GROUPS``): delivered; refused or failed at Braze
+(``failed``/``dead``: Braze refused the record, or failed or could not be reached until we gave
+up); rejected by the mapping (``rejected``: the bot's data did not map, so nothing was sent and
+Braze never saw it); waiting (pending, in flight, retrying).
+
+Success rate = delivered / (delivered + refused or failed at Braze): only what reached Braze's
+judgement. Rejected bot data is a mapping or bot problem, not a Braze failure, so it is counted
+beside the rate, not in it; waiting deliveries are not finished.
 """
 
 from collections import defaultdict
@@ -13,7 +19,7 @@ from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
 from mappings.models import Delivery, Environment, MappingSet
-from mappings.models.audit import OPEN_STATUSES, REPLAYABLE_STATUSES, DeliveryStatus
+from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -33,19 +39,39 @@ WINDOWS = {
     "day": Window("day", timedelta(days=1), timedelta(hours=1), TruncHour),
     "week": Window("week", timedelta(days=7), timedelta(hours=6), TruncHour),
 }
-_FAILED = {DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.REJECTED}
+AT_BRAZE = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+REJECTED = (DeliveryStatus.REJECTED,)
+# (field, label) per group, in the order charts stack them and pages list them.
+GROUPS = [
+    ("delivered", "delivered"),
+    ("at_braze", "refused or failed at Braze"),
+    ("rejected", "rejected by the mapping (bot data)"),
+    ("waiting", "waiting"),
+]
+# A Braze call that Braze answered 2xx: the whole request, or part of it, was accepted.
+ANSWERED_OK = (AttemptOutcome.SUCCESS, AttemptOutcome.PARTIAL)
 
 
 @dataclass
 class Bucket:
     start: datetime
     delivered: int = 0
-    failed: int = 0
-    open: int = 0
+    at_braze: int = 0
+    rejected: int = 0
+    waiting: int = 0
 
     @property
     def total(self) -> int:
-        return self.delivered + self.failed + self.open
+        return self.delivered + self.at_braze + self.rejected + self.waiting
+
+    @property
+    def success_rate(self) -> float | None:
+        judged = self.delivered + self.at_braze
+        return self.delivered / judged if judged else None
+
+    def add(self, other: "Bucket") -> None:
+        for name, _ in GROUPS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -60,14 +86,11 @@ class Series:
     def __post_init__(self) -> None:
         self.totals = Bucket(self.buckets[0].start if self.buckets else timezone.now())
         for bucket in self.buckets:
-            self.totals.delivered += bucket.delivered
-            self.totals.failed += bucket.failed
-            self.totals.open += bucket.open
+            self.totals.add(bucket)
 
     @property
     def success_rate(self) -> float | None:
-        finished = self.totals.delivered + self.totals.failed
-        return self.totals.delivered / finished if finished else None
+        return self.totals.success_rate
 
 
 def series(window: Window, now: datetime | None = None) -> list[Series]:
@@ -84,17 +107,19 @@ def series(window: Window, now: datetime | None = None) -> list[Series]:
     for row in grouped:
         slot = _floor(row["slot"], window.bucket)
         bucket = counts[(row["mapping_set"], row["environment"])].setdefault(slot, Bucket(slot))
-        _add(bucket, row["status"], row["n"])
+        _count(bucket, row["status"], row["n"])
     return _as_series(counts, start, window)
 
 
-def _add(bucket: Bucket, status: str, n: int) -> None:
+def _count(bucket: Bucket, status: str, n: int) -> None:
     if status == DeliveryStatus.DELIVERED:
         bucket.delivered += n
-    elif status in _FAILED:
-        bucket.failed += n
+    elif status in AT_BRAZE:
+        bucket.at_braze += n
+    elif status in REJECTED:
+        bucket.rejected += n
     else:
-        bucket.open += n
+        bucket.waiting += n
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -131,10 +156,10 @@ def queue() -> Queue:
     return Queue(found["depth"], found["oldest"])
 
 
-def top_errors(since: timedelta = timedelta(days=1), limit: int = 5) -> list[dict]:
-    """The most frequent failure reasons lately, with how often each occurred."""
+def top_reasons(statuses, since: timedelta = timedelta(days=1), limit: int = 5) -> list[dict]:
+    """The most frequent reasons of deliveries ending in ``statuses`` lately, with counts."""
     return list(
-        Delivery.objects.filter(created_at__gte=timezone.now() - since, status__in=_FAILED)
+        Delivery.objects.filter(created_at__gte=timezone.now() - since, status__in=statuses)
         .values("reason")
         .annotate(n=Count("pk"))
         .order_by("-n", "reason")[:limit]
@@ -142,9 +167,8 @@ def top_errors(since: timedelta = timedelta(days=1), limit: int = 5) -> list[dic
 
 
 def recent_failures(limit: int = 10) -> list[Delivery]:
-    statuses = [*REPLAYABLE_STATUSES, DeliveryStatus.REJECTED]
     return list(
-        Delivery.objects.filter(status__in=statuses)
+        Delivery.objects.filter(status__in=[*AT_BRAZE, *REJECTED])
         .select_related("mapping_set", "environment")
         .order_by("-created_at")[:limit]
     )

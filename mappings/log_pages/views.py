@@ -13,7 +13,14 @@ from django.views.decorators.http import require_POST
 
 from mappings.delivery import replays
 from mappings.delivery.replays import NotReplayable
-from mappings.log_pages import charts, config_history, dashboard, export, presenters
+from mappings.log_pages import (
+    charts,
+    config_history,
+    dashboard,
+    environment_health,
+    export,
+    presenters,
+)
 from mappings.log_pages.filters import AttemptFilter, DeliveryFilter
 from mappings.log_pages.queries import LogPage, keyset_page
 from mappings.models import Delivery, DeliveryAttempt
@@ -162,11 +169,14 @@ def bulk_replay(request: HttpRequest) -> HttpResponse:
 @log_view(VIEW_LOG)
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     window = dashboard.WINDOWS.get(request.GET.get("window", "day"), dashboard.WINDOWS["day"])
-    rows = [(series, charts.stacked_bars(series)) for series in dashboard.series(window)]
+    found = dashboard.series(window)
     return _render(
-        request, "dashboard.html", "Delivery dashboard", window=window, windows=dashboard.WINDOWS,
-        rows=rows, queue=dashboard.queue(), top_errors=dashboard.top_errors(),
-        recent_failures=dashboard.recent_failures(), colours=charts.COLOURS,
+        request, "dashboard.html", "Dashboard", window=window, windows=dashboard.WINDOWS,
+        rows=[(series, charts.stacked_bars(series, window)) for series in found],
+        environments=environment_health.environment_health(found), queue=dashboard.queue(),
+        braze_reasons=dashboard.top_reasons(dashboard.AT_BRAZE),
+        rejection_reasons=dashboard.top_reasons(dashboard.REJECTED),
+        recent_failures=dashboard.recent_failures(), legend=charts.LEGEND,
     )  # fmt: skip
 
 

@@ -87,6 +87,9 @@ class BrazeCredential(TimestampedModel):
     # The ciphertext stays out of the history table: only "the key changed" (last 4) is kept.
     history = HistoricalRecords(excluded_fields=["api_key_ciphertext"])
 
+    class Meta:
+        verbose_name = "Braze credential"
+
     def __str__(self) -> str:
         return f"{self.environment} key {self.masked_key}"
 
@@ -345,6 +348,7 @@ class ApiClient(TimestampedModel):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "API client"
 
     def __str__(self) -> str:
         return self.name

@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 [
                     f"Admin:       {base}/admin/",
                     f"Login:       {logins.admin_username} / {logins.admin_password}",
-                    f"Request log: {base}/admin/logs/deliveries/",
+                    f"Deliveries:  {base}/admin/logs/deliveries/",
                     f"Fake Braze:  {options['braze_url']}/_fake/received",
                     "Send the sample conversation:",
                     f"  {curl}",
