@@ -54,7 +54,8 @@ def draft_change_form(mapping_set: MappingSet, document: dict, **changes) -> dic
         data |= {
             f"{prefix}position": index, f"{prefix}source_path": row["source"],
             f"{prefix}source_type": row["source_type"], f"{prefix}target_attribute": row["target"],
-            f"{prefix}operation": row["operation"], f"{prefix}transforms": json.dumps(row["transforms"]),
+            f"{prefix}operation": row["operation"],
+            f"{prefix}transforms": json.dumps(row["transforms"]),
         }  # fmt: skip
         for key, flag in (("required", "required"), ("sensitive", "is_sensitive")):
             if row[key]:
