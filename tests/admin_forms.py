@@ -38,3 +38,26 @@ def mapping_set_change_form(mapping_set: MappingSet, **changes) -> dict:
     for index, row in enumerate(rows):
         data |= _row_fields(f"rows-{index}-", row)
     return data | changes
+
+
+def draft_change_form(mapping_set: MappingSet, document: dict, **changes) -> dict:
+    """The POST data of the change page as drawn from a draft: its rows are new (no ids)."""
+    data = mapping_set_change_form(mapping_set)
+    data = {key: value for key, value in data.items() if not key.startswith("rows-")}
+    rows = document["rows"]
+    data |= {
+        "_edit_base": "draft", "rows-TOTAL_FORMS": len(rows), "rows-INITIAL_FORMS": 0,
+        "rows-MIN_NUM_FORMS": 0, "rows-MAX_NUM_FORMS": 1000,
+    }  # fmt: skip
+    for index, row in enumerate(rows):
+        prefix = f"rows-{index}-"
+        data |= {
+            f"{prefix}position": index, f"{prefix}source_path": row["source"],
+            f"{prefix}source_type": row["source_type"], f"{prefix}target_attribute": row["target"],
+            f"{prefix}operation": row["operation"],
+            f"{prefix}transforms": json.dumps(row["transforms"]),
+        }  # fmt: skip
+        for key, flag in (("required", "required"), ("sensitive", "is_sensitive")):
+            if row[key]:
+                data[f"{prefix}{flag}"] = "on"
+    return data | changes

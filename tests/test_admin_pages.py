@@ -168,8 +168,8 @@ def test_the_log_pages_require_login(client, delivered):
     assert "/admin/login/" in response["Location"]
 
 
-def test_editing_a_mapping_set_bumps_its_version(admin, mapping_set):
-    form = mapping_set_change_form(mapping_set, braze_partner="pypestream")
+def test_publishing_an_edited_mapping_set_bumps_its_version(admin, mapping_set):
+    form = mapping_set_change_form(mapping_set, braze_partner="pypestream", _publish="Publish")
 
     response = admin.post(f"/admin/mappings/mappingset/{mapping_set.pk}/change/", form)
 

@@ -66,7 +66,7 @@ def test_the_created_set_is_edited_like_any_other(admin, environment):
 
     response = admin.post(
         f"/admin/mappings/mappingset/{mapping_set.pk}/change/",
-        mapping_set_change_form(mapping_set, name="Inês's bot"),
+        mapping_set_change_form(mapping_set, name="Inês's bot", _publish="Publish"),
     )
 
     assert response.status_code == 302

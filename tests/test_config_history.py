@@ -21,9 +21,9 @@ def admin(client, django_user_model):
     return client
 
 
-def test_a_mapping_change_in_the_admin_is_recorded_with_user_and_diff(admin, mapping_set):
+def test_a_mapping_published_in_the_admin_is_recorded_with_user_and_diff(admin, mapping_set):
     data = mapping_set_change_form(
-        mapping_set, name="Support bot v2", **{"rows-2-is_sensitive": "on"}
+        mapping_set, name="Support bot v2", _publish="Publish", **{"rows-2-is_sensitive": "on"}
     )
 
     response = admin.post(f"/admin/mappings/mappingset/{mapping_set.pk}/change/", data)

@@ -4,13 +4,15 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.shortcuts import get_object_or_404
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from mappings.admin import connection as admin_connection
+from mappings.admin import draft_preview, drafts, versions
 from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
@@ -23,7 +25,15 @@ from mappings.admin.forms import (
 from mappings.admin.widgets import SuggestedInput
 from mappings.delivery import connection_check
 from mappings.ingest import discovery
-from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+from mappings.management import config_io
+from mappings.models import (
+    ApiClient,
+    BrazeCredential,
+    Environment,
+    FieldMapping,
+    MappingSet,
+    MappingVersion,
+)
 
 
 @admin.register(Environment)
@@ -85,6 +95,7 @@ class BrazeCredentialAdmin(SimpleHistoryAdmin):
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
     form = FieldMappingForm
+    formset = drafts.DraftRowsFormSet
     extra = 1
     fields = [
         "position", "source_type", "source_path", "transforms", "target_attribute", "operation",
@@ -99,6 +110,10 @@ class FieldMappingInline(admin.TabularInline):
         }
         return super().get_formset(request, obj, **kwargs)
 
+    def get_extra(self, request, obj=None, **kwargs) -> int:
+        draft = drafts.edited_draft(request, obj)
+        return 1 + (len(draft.document.get("rows", [])) if draft else 0)
+
 
 @admin.register(MappingSet)
 class MappingSetAdmin(SimpleHistoryAdmin):
@@ -111,7 +126,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
         (None, {"fields": ["name", "slug", "environment", "is_active", "braze_partner", "version",
-                           "preview_link"]}),
+                           "versions_link"]}),
         ("User identifier", {"fields": ["identifier_type", "identifier_source_path",
                                         "identifier_transforms", "alias_label"]}),
         ("Problems", {"fields": ["on_problem"]}),
@@ -119,13 +134,32 @@ class MappingSetAdmin(SimpleHistoryAdmin):
                                  "dedup_unchanged_attributes", "partial_success"]}),
         ("Field discovery", {"fields": ["seen_paths", "unmapped_paths"]}),
     ]  # fmt: skip
-    readonly_fields = ["version", "preview_link", "seen_paths", "unmapped_paths"]
+    readonly_fields = ["version", "versions_link", "seen_paths", "unmapped_paths"]
 
     def get_urls(self):
         preview = self.admin_site.admin_view(self.preview_view)
         from_preset = self.admin_site.admin_view(self.add_from_preset_view)
+        view = self.admin_site.admin_view
         return [
             path("<int:pk>/preview/", preview, name="mappings_mappingset_preview"),
+            path(
+                "<int:pk>/preview-changes/",
+                view(self.preview_changes_view),
+                name="mappings_mappingset_preview_changes",
+            ),
+            path(
+                "<int:pk>/discard-draft/",
+                view(self.discard_draft_view),
+                name="mappings_mappingset_discard_draft",
+            ),
+            path(
+                "<int:pk>/versions/", view(self.versions_view), name="mappings_mappingset_versions"
+            ),
+            path(
+                "<int:pk>/versions/<int:number>/",
+                view(self.version_view),
+                name="mappings_mappingset_version",
+            ),
             path("add-from-preset/", from_preset, name="mappings_mappingset_add_from_preset"),
             *super().get_urls(),
         ]
@@ -153,12 +187,76 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/mappings/mappingset/preview.html", context)
 
-    @admin.display(description="Preview")
-    def preview_link(self, mapping_set: MappingSet) -> str:
+    def _mapping_set_or_404(self, request, pk: int, permission) -> MappingSet:
+        mapping_set = get_object_or_404(MappingSet.objects.select_related("environment"), pk=pk)
+        if not permission(request, mapping_set):
+            raise PermissionDenied
+        return mapping_set
+
+    def _page(self, request, mapping_set: MappingSet, title: str, **context) -> dict:
+        return {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "original": mapping_set, "title": title, **context,
+        }  # fmt: skip
+
+    def preview_changes_view(self, request, pk: int):
+        """The posted, unsaved change form against conversations (an HTML part for the page)."""
+        mapping_set = self._mapping_set_or_404(request, pk, self.has_change_permission)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        form, formsets = self._bound_forms(request, mapping_set)
+        context = {"form_errors": _form_errors(form, formsets)}
+        if not context["form_errors"]:
+            document = drafts.document_from_forms(form.instance, formsets)
+            context |= draft_preview.changes(mapping_set, document, request.POST)
+        return TemplateResponse(request, "admin/mappings/mappingset/preview_changes.html", context)
+
+    def _bound_forms(self, request, mapping_set: MappingSet):
+        """The change form and its row formsets, bound to the post, as the change view builds
+        them (through the admin's public hooks)."""
+        form = self.get_form(request, mapping_set, change=True)(
+            request.POST, request.FILES, instance=mapping_set
+        )
+        form.is_valid()  # puts the posted values on form.instance for the formsets
+        formsets = [
+            formset_class(**self.get_formset_kwargs(request, form.instance, inline, prefix))
+            for formset_class, inline in self.get_formsets_with_inlines(request, form.instance)
+            for prefix in [formset_class.get_default_prefix()]
+        ]
+        return form, formsets
+
+    def discard_draft_view(self, request, pk: int):
+        mapping_set = self._mapping_set_or_404(request, pk, self.has_change_permission)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        MappingVersion.objects.filter(mapping_set=mapping_set, status="draft").delete()
+        self.message_user(request, "Draft discarded: the page shows the live mapping again.")
+        return redirect("admin:mappings_mappingset_change", mapping_set.pk)
+
+    def versions_view(self, request, pk: int):
+        mapping_set = self._mapping_set_or_404(request, pk, self.has_view_permission)
+        context = self._page(
+            request, mapping_set, f"Versions: {mapping_set.name}",
+            versions=versions.listing(mapping_set),
+        )  # fmt: skip
+        return TemplateResponse(request, "admin/mappings/mappingset/versions.html", context)
+
+    def version_view(self, request, pk: int, number: int):
+        mapping_set = self._mapping_set_or_404(request, pk, self.has_view_permission)
+        version = get_object_or_404(
+            mapping_set.versions.exclude(status="draft").select_related("author"), number=number
+        )
+        context = self._page(
+            request, mapping_set, f"{mapping_set.name}: {version.label}",
+            **versions.page(version),
+        )  # fmt: skip
+        return TemplateResponse(request, "admin/mappings/mappingset/version.html", context)
+
+    @admin.display(description="Versions")
+    def versions_link(self, mapping_set: MappingSet) -> str:
         if not mapping_set.pk:
-            return "Save first, then preview."
-        url = reverse("admin:mappings_mappingset_preview", args=[mapping_set.pk])
-        return format_html('<a href="{}" id="preview-link">Preview this mapping</a>', url)
+            return "Version 1 is published when you save."
+        return versions.summary(mapping_set)
 
     @admin.display(description="Seen source paths")
     def seen_paths(self, mapping_set: MappingSet) -> str:
@@ -179,10 +277,70 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         )
         return format_html('<ul class="unmapped-paths">{}</ul>', items)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        mapping_set = self.get_object(request, object_id)
+        if mapping_set is not None:
+            recent = draft_preview.recent_deliveries(mapping_set)
+            extra_context = {
+                **(extra_context or {}), "recent_deliveries": recent,
+                "default_sample": draft_preview.default_sample(recent),
+                "editing_draft": drafts.edited_draft(request, mapping_set) is not None,
+            }  # fmt: skip
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        draft = drafts.edited_draft(request, obj)
+        if draft is None:
+            return form
+        return type(form.__name__, (form,), {"draft_initial": drafts.form_initial(draft.document)})
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        draft = drafts.edited_draft(request, obj)
+        if draft is not None:  # the draft's rows, as new rows (see mappings/admin/drafts.py)
+            kwargs |= {"queryset": FieldMapping.objects.none(),
+                       "initial": drafts.row_initial(draft.document)}  # fmt: skip
+        return kwargs
+
+    def save_model(self, request, obj, form, change: bool) -> None:
+        if not change:  # a new set is live at once; an existing one changes by publishing
+            super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        if change and (form.has_changed() or any(f.has_changed() for f in formsets)):
-            form.instance.bump_version()
+        if not change:
+            super().save_related(request, form, formsets, change)
+            request.mapping_version = config_io.record_version(form.instance, "", request.user)
+            return
+        document = drafts.document_from_forms(form.instance, formsets)
+        saved = MappingSet.objects.get(pk=form.instance.pk)
+        if "_publish" in request.POST:
+            note = request.POST.get("publish_note", "").strip()
+            request.mapping_version = drafts.publish(saved, document, note, request.user)
+        else:
+            request.mapping_version = MappingVersion.save_draft(saved, document, request.user)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if add:
+            return super().construct_change_message(request, form, formsets, add)
+        return ""  # the formsets were not saved (a draft or a publish): log_change says what was
+
+    def log_change(self, request, obj, message):
+        version = getattr(request, "mapping_version", None)
+        if version is not None:
+            what = "Saved a draft" if version.status == "draft" else f"Published {version.label}"
+            message = f"{what}{': ' + version.note if version.note else ''}"
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        version = getattr(request, "mapping_version", None)
+        if version is None:
+            return super().response_change(request, obj)
+        if version.status == "draft":
+            self.message_user(request, "Draft saved. Nothing is live until you publish it.")
+        else:
+            self.message_user(request, f"Published {version.label}: it is live now.")
+        return redirect("admin:mappings_mappingset_change", obj.pk)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_row_count=Count("rows"))
@@ -194,6 +352,17 @@ class MappingSetAdmin(SimpleHistoryAdmin):
     @admin.display(description="Ingest URL")
     def ingest_url(self, mapping_set: MappingSet) -> str:
         return format_html("<code>{}</code>", reverse("api:ingest", args=[mapping_set.slug]))
+
+
+def _form_errors(form, formsets) -> list[str]:
+    """Every error of the posted form, as lines ("name: This field is required.")."""
+    errors = [f"{name}: {' '.join(messages)}" for name, messages in form.errors.items()]
+    for formset in formsets:
+        errors += [str(error) for error in formset.non_form_errors()]
+        for index, row_errors in enumerate(formset.errors):
+            errors += [f"Row {index + 1}, {name}: {' '.join(messages)}"
+                       for name, messages in row_errors.items()]  # fmt: skip
+    return errors
 
 
 @admin.register(ApiClient)

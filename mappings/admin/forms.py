@@ -68,6 +68,9 @@ class ApiClientForm(forms.ModelForm):
 
 
 class MappingSetForm(forms.ModelForm):
+    # The draft's values when the page edits a draft (the admin sets it; see admin/drafts.py).
+    draft_initial: dict = {}
+
     class Meta:
         model = MappingSet
         fields = [
@@ -75,6 +78,10 @@ class MappingSetForm(forms.ModelForm):
             "identifier_source_path", "identifier_transforms", "alias_label", "on_problem",
             "delivery_mode", "sync_budget_seconds", "dedup_unchanged_attributes", "partial_success",
         ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.update(self.draft_initial)
 
     def clean(self) -> dict:
         """The identifier as the engine sees it (rows are checked by their own form)."""

@@ -408,3 +408,43 @@ def _occurrence(
         slot["time"] = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     order = targets.EVENT_FIELDS if kind == "events" else targets.PURCHASE_FIELDS
     return {**ids, **{name: slot[name] for name in order if name in slot}}
+
+
+# -- tracing (the admin's preview table) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowTrace:
+    """One row's way through the mapping: what it read, how it was changed, where it went."""
+
+    label: str
+    source: str
+    found: Any  # as read, before transforms (masked for sensitive rows)
+    transforms: tuple[Any, ...]
+    target: str
+    value: Any  # what is sent (None: nothing)
+    problems: tuple[str, ...]
+
+
+def trace(compiled: CompiledMapping, conversation: Any) -> list[RowTrace]:
+    """The identifier and each row on their own: the same steps ``run`` takes, kept apart."""
+    traced = []
+    for row in (compiled.identifier, *compiled.rows):
+        problems: list[Problem] = []
+        try:
+            found = row.read(conversation)
+        except (SourceError, JMESPathError):
+            found = None
+        value = _row_value(row, conversation, problems)
+        traced.append(
+            RowTrace(
+                label=row.label,
+                source=row.spec.source_path,
+                found=_shown(found, row.spec.sensitive),
+                transforms=row.spec.transforms,
+                target=row.spec.target,
+                value=None if value is EMPTY else _shown(value, row.spec.sensitive),
+                problems=tuple(problem.reason for problem in problems),
+            )
+        )
+    return traced

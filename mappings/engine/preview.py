@@ -70,3 +70,55 @@ def replay_edited(
             ReplayedChange(str(delivery.pk), delivery.created_at, before != after, before, after)
         )
     return changes
+
+
+@dataclass(frozen=True)
+class FieldOutcome:
+    """One Braze field as the published and the edited mapping would send it."""
+
+    field: str  # attributes.email, events[0].properties.topic, outcome
+    published: Any
+    edited: Any
+
+    @property
+    def change(self) -> str:
+        if self.published == self.edited:
+            return "same"
+        if self.published is None:
+            return "added"
+        return "removed" if self.edited is None else "changed"
+
+
+def _flatten(value: Any, prefix: str, into: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else key, into)
+    elif isinstance(value, list) and value and prefix in ("attributes", "events", "purchases"):
+        single = prefix == "attributes" and len(value) == 1  # the usual one user object
+        for index, item in enumerate(value):
+            _flatten(item, prefix if single else f"{prefix}[{index}]", into)
+    else:
+        into[prefix] = value
+
+
+def sent_fields(result: MappingResult) -> dict[str, Any]:
+    """What a result sends, one entry per Braze field, plus whether it is sent at all."""
+    fields = {"outcome": "send" if result.ok else "reject"}
+    if result.ok:
+        _flatten(result.payload, "", fields)
+    return fields
+
+
+def field_outcomes(published: MappingResult, edited: MappingResult) -> list[FieldOutcome]:
+    """Every field either mapping sends, side by side, in the published mapping's order."""
+    before, after = sent_fields(published), sent_fields(edited)
+    names = list(before) + [name for name in after if name not in before]
+    return [FieldOutcome(name, before.get(name), after.get(name)) for name in names]
+
+
+def compare(
+    published: CompiledMapping, edited: CompiledMapping, conversation: Any, now: datetime
+) -> tuple[MappingResult, list[FieldOutcome]]:
+    """The edited mapping's result for one conversation and how it differs field by field."""
+    after = edited.run(conversation, now=now)
+    return after, field_outcomes(published.run(conversation, now=now), after)

@@ -131,7 +131,10 @@ def delivery_detail(request: HttpRequest, pk) -> HttpResponse:
     )
     view = presenters.delivery_view(delivery)
     can_replay = request.user.has_perm(REPLAY) and view.replayable
-    return _render(request, "delivery_detail.html", "Delivery", view=view, can_replay=can_replay)
+    return _render(
+        request, "delivery_detail.html", "Delivery", view=view, can_replay=can_replay,
+        version_recorded=config_history.version_recorded(delivery),
+    )  # fmt: skip
 
 
 @require_POST

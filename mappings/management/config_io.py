@@ -18,14 +18,22 @@ from django.db import transaction
 from mappings import braze_endpoints, presets
 from mappings.engine import mapping
 from mappings.engine.spec import MappingSpec, RowSpec
-from mappings.models import Environment, FieldMapping, MappingSet
+from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
 
 FORMAT = "braze-bridge-config/1"
 _SET_KEYS = {
-    "slug", "name", "environment", "is_active", "partner", "on_problem", "identifier", "rows",
+    "slug", "name", "environment", "is_active", "partner", "on_problem", "identifier", "delivery",
+    "rows",
 }  # fmt: skip
 _IDENTIFIER_KEYS = {"type", "source", "transforms", "alias_label"}
 _ROW_KEYS = {"source", "source_type", "target", "operation", "transforms", "required", "sensitive"}
+# The document's delivery keys and the MappingSet fields they are (optional: absent keeps them).
+DELIVERY_FIELDS = {
+    "mode": "delivery_mode",
+    "sync_budget_seconds": "sync_budget_seconds",
+    "dedup_unchanged_attributes": "dedup_unchanged_attributes",
+    "partial_success": "partial_success",
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,9 @@ def environment_document(environment: Environment) -> dict[str, Any]:
     return {"name": environment.name, "rest_endpoint": environment.rest_endpoint}
 
 
-def mapping_set_document(mapping_set: MappingSet) -> dict[str, Any]:
+def mapping_set_document(mapping_set: MappingSet, rows=None) -> dict[str, Any]:
+    """One set as a plain document; ``rows`` (unsaved FieldMappings) replace its saved rows."""
+    rows = mapping_set.rows.all() if rows is None else rows
     return {
         "slug": mapping_set.slug,
         "name": mapping_set.name,
@@ -71,7 +81,8 @@ def mapping_set_document(mapping_set: MappingSet) -> dict[str, Any]:
             "transforms": list(mapping_set.identifier_transforms or []),
             "alias_label": mapping_set.alias_label,
         },
-        "rows": [_row_document(row) for row in mapping_set.rows.all()],
+        "delivery": {key: getattr(mapping_set, field) for key, field in DELIVERY_FIELDS.items()},
+        "rows": [_row_document(row) for row in rows],
     }
 
 
@@ -278,13 +289,37 @@ def _validate_set(value: Any, where: str, environments: set) -> list[ConfigProbl
     environment = _text(value, "environment", where, problems)
     if environment and environment not in environments:
         problems.append(ConfigProblem(f"{where}.environment", f"no environment '{environment}'"))
+    return problems + _delivery_problems(value.get("delivery", {}), f"{where}.delivery")
+
+
+def _delivery_problems(value: Any, where: str) -> list[ConfigProblem]:
+    """The delivery settings, checked by the model fields' own choices and validators."""
+    if not isinstance(value, dict):
+        return [ConfigProblem(where, "must be an object")]
+    problems = _unknown_keys(value, set(DELIVERY_FIELDS), where)
+    for key, name in DELIVERY_FIELDS.items():
+        if key not in value:
+            continue
+        field = MappingSet._meta.get_field(name)
+        try:
+            field.clean(value[key], None)
+        except ValidationError as error:
+            problems.append(ConfigProblem(f"{where}.{key}", " ".join(error.messages)))
     return problems
+
+
+def mapping_set_problems(value: Any, where: str = "mapping") -> list[ConfigProblem]:
+    """Every problem in one mapping-set document, as an import would find them."""
+    known = set(Environment.objects.values_list("name", flat=True))
+    return _validate_set(value, where, known)
 
 
 # -- import -------------------------------------------------------------------------------------
 
 
-def import_document(document: Any, *, dry_run: bool = False) -> ImportReport:
+def import_document(
+    document: Any, *, dry_run: bool = False, note: str = "imported"
+) -> ImportReport:
     """Validate everything, then write it all in one transaction (or nothing)."""
     problems = validate_document(document)
     if problems:
@@ -295,55 +330,97 @@ def import_document(document: Any, *, dry_run: bool = False) -> ImportReport:
         sum(len(value.get("rows", [])) for value in document.get("mapping_sets", [])),
     )
     if not dry_run:
-        _write_document(document)
+        _write_document(document, note)
     return report
 
 
 @transaction.atomic
-def _write_document(document: dict) -> None:
+def _write_document(document: dict, note: str) -> None:
     for value in document.get("environments", []):
         Environment.objects.update_or_create(
             name=value["name"], defaults={"rest_endpoint": value["rest_endpoint"]}
         )
     for value in document.get("mapping_sets", []):
-        _write_mapping_set(value)
+        record_version(_write_mapping_set(value), note, None)
 
 
-def _write_mapping_set(value: dict) -> None:
+def _set_fields(value: dict) -> dict[str, Any]:
     identifier = value["identifier"]
-    mapping_set, created = MappingSet.objects.update_or_create(
-        slug=value["slug"],
-        defaults={
-            "name": value["name"],
-            "environment": Environment.objects.get(name=value["environment"]),
-            "is_active": value.get("is_active", True),
-            "braze_partner": value.get("partner") or "",
-            "on_problem": value.get("on_problem", "reject"),
-            "identifier_type": identifier.get("type", "external_id"),
-            "identifier_source_path": identifier["source"],
-            "identifier_transforms": identifier.get("transforms") or [],
-            "alias_label": identifier.get("alias_label") or "",
+    delivery = value.get("delivery", {})
+    return {
+        "name": value["name"],
+        "environment": Environment.objects.get(name=value["environment"]),
+        "is_active": value.get("is_active", True),
+        "braze_partner": value.get("partner") or "",
+        "on_problem": value.get("on_problem", "reject"),
+        "identifier_type": identifier.get("type", "external_id"),
+        "identifier_source_path": identifier["source"],
+        "identifier_transforms": identifier.get("transforms") or [],
+        "alias_label": identifier.get("alias_label") or "",
+        **{
+            field: MappingSet._meta.get_field(field).to_python(delivery[key])
+            for key, field in DELIVERY_FIELDS.items()
+            if key in delivery
         },
-    )
-    mapping_set.rows.all().delete()
-    FieldMapping.objects.bulk_create(
-        FieldMapping(
-            mapping_set=mapping_set,
-            position=position,
-            source_path=row["source"],
-            source_type=row.get("source_type", "path"),
-            target_attribute=row["target"],
-            operation=row.get("operation", "set"),
-            transforms=row.get("transforms") or [],
-            required=row.get("required", False),
-            is_sensitive=row.get("sensitive", False),
+    }
+
+
+def _write_mapping_set(value: dict, target: MappingSet | None = None) -> MappingSet:
+    """Write one validated set (``target``: this one, even if the slug changed; else by slug)."""
+    if target is None:
+        mapping_set, created = MappingSet.objects.update_or_create(
+            slug=value["slug"], defaults=_set_fields(value)
         )
-        for position, row in enumerate(value.get("rows", []))
-    )
-    if created:
-        mapping_set.touch()  # bulk_create skips save(): mark the rows' change
     else:
+        mapping_set, created = target, False
+        for name, field_value in {"slug": value["slug"], **_set_fields(value)}.items():
+            setattr(mapping_set, name, field_value)
+        mapping_set.save()
+    _write_rows(mapping_set, value.get("rows", []))
+    if not created:
         mapping_set.bump_version()  # deliveries keep the version that mapped them
+    return mapping_set
+
+
+def _write_rows(mapping_set: MappingSet, rows: list[dict]) -> None:
+    """Rows are matched by target (unique in a set): a kept row is updated in place, so its
+    history shows field: old -> new instead of a deletion and an untracked insert."""
+    existing = {row.target_attribute: row for row in mapping_set.rows.all()}
+    wanted = {row["target"] for row in rows}
+    for row in existing.values():
+        if row.target_attribute not in wanted:
+            row.delete()
+    for position, value in enumerate(rows):
+        row = existing.get(value["target"]) or FieldMapping(mapping_set=mapping_set)
+        row.position = position
+        row.source_path = value["source"]
+        row.source_type = value.get("source_type", "path")
+        row.target_attribute = value["target"]
+        row.operation = value.get("operation", "set")
+        row.transforms = value.get("transforms") or []
+        row.required = value.get("required", False)
+        row.is_sensitive = value.get("sensitive", False)
+        row.save()
+
+
+def write_mapping_set(
+    value: dict, *, target: MappingSet | None = None, note: str = "", author=None
+) -> MappingVersion:
+    """Validate one set's document, make it live and record it as its published version."""
+    problems = mapping_set_problems(value)
+    if problems:
+        raise InvalidConfig(problems)
+    with transaction.atomic():
+        mapping_set = _write_mapping_set(value, target)
+        return record_version(mapping_set, note, author)
+
+
+def record_version(mapping_set: MappingSet, note: str, author) -> MappingVersion:
+    """What is live in ``mapping_set`` now, recorded as its published version."""
+    mapping_set = MappingSet.objects.select_related("environment").get(pk=mapping_set.pk)
+    return MappingVersion.record_published(
+        mapping_set, mapping_set_document(mapping_set), note=note, author=author
+    )
 
 
 # -- presets ------------------------------------------------------------------------------------
@@ -368,7 +445,7 @@ def create_from_preset(
     problems = validate_document({"format": FORMAT, "mapping_sets": [value]})
     if problems:  # point at the field the person typed, not at the document's insides
         raise InvalidConfig([_preset_problem(problem) for problem in problems])
-    import_document({"format": FORMAT, "mapping_sets": [value]})
+    import_document({"format": FORMAT, "mapping_sets": [value]}, note=f"from the {platform} preset")
     return MappingSet.objects.get(slug=slug)
 
 

@@ -8,6 +8,7 @@ from mappings.models.audit import (
 )
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.discovery import SeenPath
+from mappings.models.versions import MappingVersion
 
 __all__ = [
     "ApiClient",
@@ -19,5 +20,6 @@ __all__ = [
     "Environment",
     "FieldMapping",
     "MappingSet",
+    "MappingVersion",
     "SeenPath",
 ]
