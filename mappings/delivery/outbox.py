@@ -126,6 +126,19 @@ def claim_one(delivery: Delivery) -> uuid.UUID | None:
     return token if _claim(claimable(now).filter(pk=delivery.pk), 1, token, now) else None
 
 
+def lease_fresh(delivery: Delivery, token: uuid.UUID) -> bool:
+    """Lease the delivery this request has just written and count its try, in one UPDATE, if it
+    is still as written (no worker took it meanwhile) and due (sync mode sends it from the
+    request). Run it in the transaction that writes the try's attempt row: the UPDATE's row
+    lock keeps the sweep and the workers off the row until that commit."""
+    now = timezone.now()
+    as_written = claimable(now).filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempt_count=delivery.attempt_count
+    )
+    fields = {**_lease_fields(token, now), "attempt_count": F("attempt_count") + 1}
+    return as_written.update(**fields) == 1
+
+
 def held(token: uuid.UUID) -> list[LeasedDelivery]:
     """The deliveries this lease still holds, oldest first."""
     rows = (
