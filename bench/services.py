@@ -130,3 +130,37 @@ def stop(processes: list[subprocess.Popen]) -> None:
         process.terminate()
     for process in processes:
         process.wait(timeout=30)
+
+
+def _processes() -> list[tuple[int, int, str, float]]:
+    """(pid, parent pid, command line, user + system CPU seconds) of every process (Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        found.append((int(entry), int(fields[1]), command, cpu))
+    return found
+
+
+def cpu_by_role(web: subprocess.Popen, database: str | None = None) -> dict[str, float]:
+    """CPU seconds used so far by this web server (master and workers) and by PostgreSQL: all
+    of it, or with ``database`` only the backends serving that database (their process title
+    names it), so other users of a shared server are left out."""
+    processes = _processes()
+    marker = f" {database} " if database else ""
+    return {
+        "web": sum(cpu for pid, parent, _, cpu in processes if web.pid in (pid, parent)),
+        "db": sum(
+            cpu
+            for _, _, command, cpu in processes
+            if command.startswith("postgres") and marker in command
+        ),
+    }

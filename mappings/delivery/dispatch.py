@@ -173,12 +173,13 @@ def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable,
     return attempts
 
 
-def wait_for_slot(environment_id: int, claim: Claim) -> None:
+def wait_for_slot(environment_id: int, claim: Claim, gate_state=None) -> None:
     """Return when a request may go now; raise EnvironmentMustWait when it must wait longer
-    (or the environment is paused)."""
+    (or the environment is paused). ``gate_state``: the gate as just read, for the first look."""
     deadline = claim.deadline
     while True:
-        wait, claim.gate_failures = outbox.gate_state(environment_id)
+        state, gate_state = gate_state or outbox.gate_state(environment_id), None
+        wait, claim.gate_failures = state
         if wait is None:  # paused on a credential problem: park until the key is fixed
             raise EnvironmentMustWait(timezone.now())
         if not wait:
@@ -219,10 +220,11 @@ def _send_batch(environment, claim: Claim, batch: Batch) -> None:
 
 
 def call_and_record(
-    environment, claim: Claim, batch: Batch
+    environment, claim: Claim, batch: Batch, *, record=None
 ) -> tuple[braze.BrazeAnswer | None, int]:
     """Send a request whose attempt rows are committed, and record Braze's answer; returns the
-    answer and how many of its deliveries this claim recorded as delivered."""
+    answer and how many of its deliveries this claim recorded as delivered. ``record`` takes
+    the place of ``record_answer`` for a 2xx, and commits its own writes."""
     claim.keep_lease()
     try:
         api_key = _api_key(environment)
@@ -238,11 +240,13 @@ def call_and_record(
         if wait_until is not None:
             raise EnvironmentMustWait(wait_until) from error
         return error.answer, 0
+    if record is not None:
+        return answer, record(environment, claim, batch, answer)
     # Recorded at once, in its own commit: deferring it to the next request's commit would save
     # a commit per request but let a worker killed in between send again records Braze already
     # took. Committed now, a killed worker can duplicate at most the one request in flight.
     with transaction.atomic():
-        return answer, _record_answer(environment, claim, batch, answer)
+        return answer, record_answer(environment, claim, batch, answer)
 
 
 def _truncate(text: str) -> str:
@@ -346,7 +350,7 @@ def _set_status_and_release(
     )
 
 
-def _record_answer(environment, claim: Claim, batch: Batch, answer: braze.BrazeAnswer) -> int:
+def record_answer(environment, claim: Claim, batch: Batch, answer: braze.BrazeAnswer) -> int:
     """Record a 2xx; returns how many deliveries it recorded as delivered."""
     rejected = errors_by_key(batch, answer.errors)
     accepted = [k for k in batch.keys if k not in rejected]

@@ -79,11 +79,16 @@ def claimable(now: datetime) -> QuerySet[Delivery]:
     )
 
 
+def lease_expiry(now: datetime) -> datetime:
+    """When a lease taken ``now`` ends unless renewed."""
+    return now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+
+
 def _lease_fields(token: uuid.UUID, now: datetime) -> dict:
     return {
         "status": DeliveryStatus.IN_FLIGHT,
         "lease_token": token,
-        "lease_expires_at": now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+        "lease_expires_at": lease_expiry(now),
         "updated_at": now,
     }
 
@@ -235,9 +240,17 @@ def gate_state(environment_id: int) -> tuple[float | None, int]:
         .values_list("paused_reason", "blocked_until", "consecutive_failures")
         .first()
     )
-    if state is None:
+    return _gate_wait(*state) if state else (0.0, 0)
+
+
+def gate_state_of(gate: DeliveryGate | None) -> tuple[float | None, int]:
+    """``gate_state`` from a gate row already read (None: the environment has none yet)."""
+    if gate is None:
         return 0.0, 0
-    paused_reason, blocked_until, failures = state
+    return _gate_wait(gate.paused_reason, gate.blocked_until, gate.consecutive_failures)
+
+
+def _gate_wait(paused_reason: str, blocked_until: datetime | None, failures: int):
     if paused_reason:
         return None, failures
     if blocked_until is None:

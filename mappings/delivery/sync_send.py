@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from mappings.delivery import dispatch, outbox, payloads
+from mappings.delivery import braze, dispatch, outbox, payloads, sync_rows
 from mappings.delivery.batching import Item, pack
 from mappings.models import Delivery, DeliveryAttempt, Environment
 from mappings.models.audit import AttemptOutcome
@@ -37,27 +37,68 @@ def send_now(delivery: Delivery, *, dedup_attributes: bool, deadline: float) -> 
     A rate-limit slot taken for a delivery that then proves not due is spent for nothing,
     which only makes the limit stricter.
     """
-    environment = Environment.objects.select_related("credential").get(pk=delivery.environment_id)
+    # One read for the environment, its key and its gate.
+    environment = Environment.objects.select_related("credential", "delivery_gate").get(
+        pk=delivery.environment_id
+    )
+    gate = outbox.gate_state_of(getattr(environment, "delivery_gate", None))  # None: no row yet
     claim = _fresh_claim(delivery, dedup_attributes, deadline)
     try:
-        dispatch.wait_for_slot(environment.pk, claim)
+        dispatch.wait_for_slot(environment.pk, claim, gate)
     except dispatch.EnvironmentMustWait:
         return SentNow(due=True)  # left due as written: a worker sends it once it may
     if time.monotonic() >= deadline:
         return SentNow(due=True)
     stamp = dispatch.request_stamp(1)
-    with transaction.atomic():
-        if not outbox.lease_fresh(delivery, claim.token):
-            return SentNow(due=False)
-        dispatch.insert_attempt_rows(environment, claim, [delivery.pk], stamp)
+    if not _lease_and_stamp(environment, claim, delivery, stamp):
+        return SentNow(due=False)
     batch = pack([Item(delivery.pk, claim.attempts[delivery.pk].request_body)], limit=1)[0]
     try:
-        answer, delivered = dispatch.call_and_record(environment, claim, batch)
+        answer, delivered = dispatch.call_and_record(
+            environment, claim, batch, record=_record_answer
+        )
     except dispatch.EnvironmentMustWait:  # recorded: retried, or parked on a credential problem
         return SentNow(due=True)
     if not delivered:
         return SentNow(due=True)
     return SentNow(due=True, attempt=_attempt_as_written(claim, delivery.pk, stamp, answer))
+
+
+def _lease_and_stamp(environment, claim: dispatch.Claim, delivery: Delivery, stamp: dict) -> bool:
+    """Lease the row as written and count its try, with its stamped attempt row, in one commit;
+    False (nothing written) when it is no longer as written or not due."""
+    attempt = claim.attempts[delivery.pk]
+    if sync_rows.supported():
+        attempt.pk = sync_rows.lease_and_stamp(
+            delivery,
+            token=claim.token,
+            lease_expires_at=outbox.lease_expiry(stamp["sent_at"]),
+            now=stamp["sent_at"],
+            request_body=attempt.request_body,
+            url=environment.users_track_url,
+            batch_id=stamp["batch_id"],
+        )
+        return attempt.pk is not None
+    with transaction.atomic():
+        if not outbox.lease_fresh(delivery, claim.token):
+            return False
+        dispatch.insert_attempt_rows(environment, claim, [delivery.pk], stamp)
+    return True
+
+
+def _record_answer(environment, claim: dispatch.Claim, batch, answer: braze.BrazeAnswer) -> int:
+    """A 2xx for the one delivery: in one statement when it took the record whole and nothing
+    else is to be written (no failures to reset, no attributes to remember), else dispatch's
+    recording in one transaction."""
+    key = batch.keys[0]
+    plain = not answer.errors and not claim.gate_failures
+    if sync_rows.supported() and plain and not claim.deliveries[key].dedup_attributes:
+        written = sync_rows.record_delivered(
+            key, claim.attempts[key].pk, token=claim.token, **dispatch.answer_fields(answer)
+        )
+        return int(written)
+    with transaction.atomic():
+        return dispatch.record_answer(environment, claim, batch, answer)
 
 
 def _fresh_claim(delivery: Delivery, dedup_attributes: bool, deadline: float) -> dispatch.Claim:
