@@ -150,17 +150,32 @@ def _processes() -> list[tuple[int, int, str, float]]:
     return found
 
 
-def cpu_by_role(web: subprocess.Popen, database: str | None = None) -> dict[str, float]:
-    """CPU seconds used so far by this web server (master and workers) and by PostgreSQL: all
-    of it, or with ``database`` only the backends serving that database (their process title
-    names it), so other users of a shared server are left out."""
+def cpu_by_role(web: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds used so far by this web server (master and workers) and by PostgreSQL."""
     processes = _processes()
-    marker = f" {database} " if database else ""
     return {
         "web": sum(cpu for pid, parent, _, cpu in processes if web.pid in (pid, parent)),
-        "db": sum(
-            cpu
-            for _, _, command, cpu in processes
-            if command.startswith("postgres") and marker in command
-        ),
+        "db": sum(cpu for _, _, command, cpu in processes if command.startswith("postgres")),
     }
+
+
+def cpu_by_process(web: subprocess.Popen, database: str) -> dict[tuple[str, int], float]:
+    """CPU seconds used so far by each process of this web server and by each PostgreSQL
+    backend serving ``database`` (its process title names it, so other users of a shared
+    server are left out), keyed by (role, pid)."""
+    found = {}
+    for pid, parent, command, cpu in _processes():
+        if web.pid in (pid, parent):
+            found[("web", pid)] = cpu
+        elif command.startswith("postgres") and f" {database} " in command:
+            found[("db", pid)] = cpu
+    return found
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per role between two ``cpu_by_process`` snapshots: a process that ended in
+    between is left out (never a negative figure), one that started counts from zero."""
+    used = {"web": 0.0, "db": 0.0}
+    for (role, pid), cpu in after.items():
+        used[role] += cpu - before.get((role, pid), 0.0)
+    return used

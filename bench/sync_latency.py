@@ -126,12 +126,12 @@ def measure(sides: dict[str, Side], clients: int, args, made: Conversations, web
         figures = {}
         for name in order:
             batches = made.batches(name, clients, args.requests)
-            before = services.cpu_by_role(web, db_name)
+            before = services.cpu_by_process(web, db_name)
             latencies = run_clients(sides[name], batches)
-            after = services.cpu_by_role(web, db_name)
+            used = services.cpu_used(before, services.cpu_by_process(web, db_name))
             if name == "sync":
                 for role in cpu:
-                    cpu[role] += after[role] - before[role]
+                    cpu[role] += used[role]
             figures[name] = (percentile(latencies, 0.5), percentile(latencies, 0.99))
         rounds.append(figures)
     ingests = args.rounds * clients * args.requests

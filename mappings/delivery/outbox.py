@@ -125,17 +125,12 @@ def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[LeasedDelive
     return token, _claim(claimable(now).filter(environment_id=environment_id), limit, token, now)
 
 
-def claim_one(delivery: Delivery) -> uuid.UUID | None:
-    """Lease this one delivery if it is due (sync mode sends it from the request)."""
-    token, now = uuid.uuid4(), timezone.now()
-    return token if _claim(claimable(now).filter(pk=delivery.pk), 1, token, now) else None
-
-
 def lease_fresh(delivery: Delivery, token: uuid.UUID) -> bool:
     """Lease the delivery this request has just written and count its try, in one UPDATE, if it
     is still as written (no worker took it meanwhile) and due (sync mode sends it from the
     request). Run it in the transaction that writes the try's attempt row: the UPDATE's row
-    lock keeps the sweep and the workers off the row until that commit."""
+    lock keeps the sweep and the workers off the row until that commit. (On PostgreSQL,
+    ``sync_rows.lease_and_stamp`` does both in one statement.)"""
     now = timezone.now()
     as_written = claimable(now).filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempt_count=delivery.attempt_count

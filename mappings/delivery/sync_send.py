@@ -1,11 +1,16 @@
 """Sync mode's send: the delivery an ingest request has just written, sent from that request.
 
 The same rules as a worker's send (mappings/delivery/dispatch.py), on a shorter path for one
-delivery whose row is in hand: the environment's gate and the rate limit are asked before the
-claim, so leasing the row, counting its try and writing the try's stamped attempt row are one
-commit, committed before the call; the answer is recorded by dispatch's own code, in its own
-commit, filtered on the lease; nothing in hand is read back. Three statements and two commits
-where claiming it as a worker does, then reading back what was claimed, took ten and three.
+delivery whose row is in hand: one read of the environment, its key and its gate; the gate and
+the rate limit are asked before the claim, so leasing the row, counting its try and writing the
+try's stamped attempt row are one commit, before the call; Braze's answer is recorded in its own
+commit, only while the lease is ours; nothing in hand is read back. On PostgreSQL each of the
+two writes is one statement (sync_rows.py), so from the outbox INSERT on a sync ingest sends 4
+statements (it sent 20, in 3 transactions, when it claimed as a worker claims and read back
+what it had claimed); on SQLite they are ORM writes in a transaction each.
+
+A row a worker took first (the embedded worker's sweep may claim it between its INSERT and
+this lease) is no longer as written, so the lease is refused and the worker alone sends it.
 """
 
 import time

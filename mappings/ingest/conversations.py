@@ -240,8 +240,9 @@ def _deliver_within_budget(
 
 
 def _wait_for_older(delivery: Delivery, deadline: float) -> None:
-    """An older delivery of the same user is still open: it must reach Braze first, so a worker
-    sends both; wait for this one's outcome until the deadline at most."""
+    """Not this request's to send: an older delivery of the same user is still open (it must
+    reach Braze first) or a worker took it first. A worker sends it; wait for its outcome until
+    the deadline at most."""
     worker.notify(delivery.environment_id)
     while time.monotonic() < deadline:
         status = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True).get()
