@@ -253,7 +253,11 @@ path: the web process's Python and four statements to PostgreSQL, three of them 
 autocommit (from the outbox INSERT on: the Delivery INSERT; one read of the environment, its
 key and its gate; lease + counted try + the stamped attempt row in one data-modifying
 statement; Braze's 2xx on the attempt and the delivery in another). Before this path it was 20
-statements in 3 transactions, and about 13-17 ms of web CPU. Where the web CPU goes, measured
+statements in 3 transactions: this benchmark run on the code before it (commit 305cc37; 1
+worker, 50 requests x 3 rounds, load average about 7) measured 28 / 24 ms of web CPU and 17 /
+13 ms of PostgreSQL CPU per sync ingest with 1 / 8 clients, and added p50 85 / 264 ms; the
+same run of this code right after: 9.4 / 8.5 ms, 4.1 / 3.9 ms, 15 / 93 ms. Where the web CPU
+goes, measured
 in-process with thread CPU timers around each step (PostgreSQL, the fake Braze in its own
 process): the request, DRF, the mapping and the outbox INSERT cost what an async ingest costs
 (about 1.3 ms); the environment read about 0.75 ms, the two sync statements about 0.4 and
@@ -265,7 +269,7 @@ a core: a sync ingest costs about 10 ms of CPU in all (web + PostgreSQL) against
 latency there falls with more cores, not with more gunicorn workers."""
 
 
-def section(rows: list[dict], args) -> str:
+def section(rows: list[dict], args, load: str) -> str:
     return "\n".join(
         [
             "## Sync mode: added latency over a direct Braze call",
@@ -274,7 +278,8 @@ def section(rows: list[dict], args) -> str:
             f"{report.machine()}; the fake Braze on loopback in its own process; gunicorn "
             "with 4 threads per worker, `DATABASE_CONN_MAX_AGE=60`, the embedded delivery "
             f"worker on; {args.requests} requests per client per round, medians of "
-            f"{args.rounds} rounds after a warm-up, the two sides alternating).",
+            f"{args.rounds} rounds after a warm-up, the two sides alternating; load average "
+            f"before and after the run, other jobs included: {load}).",
             "",
             table(rows),
             "",
@@ -314,6 +319,7 @@ def main(argv: list[str] | None = None) -> None:
 
     call_command("migrate", verbosity=0)
     fake, fake_url = services.start_fake_braze(drain.API_KEY)
+    load_before = os.getloadavg()[0]
     rows = []
     try:
         token = setup(fake_url)
@@ -330,7 +336,8 @@ def main(argv: list[str] | None = None) -> None:
         services.stop([fake])
     print(table(rows))
     if not args.no_docs:
-        report.write_section(MARK_START, MARK_END, section(rows, args))
+        load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f}"
+        report.write_section(MARK_START, MARK_END, section(rows, args, load))
     twice = sum(r["more"] + r["never"] for r in rows)
     if twice:
         raise SystemExit(f"{twice} sync ingests did not reach Braze exactly once")
