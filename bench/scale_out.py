@@ -133,39 +133,12 @@ def run_wrk(url: str, script: str, seconds: float, connections: int) -> dict[str
     }
 
 
-def _processes() -> list[tuple[int, int, str, float]]:
-    """(pid, parent pid, command line, user + system CPU seconds) of every process (Linux)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # the process ended
-            continue
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        found.append((int(entry), int(fields[1]), command, cpu))
-    return found
-
-
-def cpu_by_role(web: subprocess.Popen) -> dict[str, float]:
-    """CPU seconds used so far by this web server (master and workers) and by PostgreSQL."""
-    processes = _processes()
-    return {
-        "web": sum(cpu for pid, parent, _, cpu in processes if web.pid in (pid, parent)),
-        "db": sum(cpu for _, _, command, cpu in processes if command.startswith("postgres")),
-    }
-
-
 def measure(web: subprocess.Popen, url: str, script: str, args) -> dict[str, float]:
     """One wrk run plus the CPU milliseconds per request of the web server and of PostgreSQL
     (what the requests/s is spent on: 2 cores in all)."""
-    before = cpu_by_role(web)
+    before = services.cpu_by_role(web)
     result = run_wrk(url, script, args.duration, args.connections)
-    after = cpu_by_role(web)
+    after = services.cpu_by_role(web)
     requests_done = max(1.0, result["rps"] * max(1, round(args.duration)))
     for role in ("web", "db"):
         result[f"{role}_cpu"] = (after[role] - before[role]) * 1000 / requests_done

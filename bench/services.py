@@ -130,3 +130,52 @@ def stop(processes: list[subprocess.Popen]) -> None:
         process.terminate()
     for process in processes:
         process.wait(timeout=30)
+
+
+def _processes() -> list[tuple[int, int, str, float]]:
+    """(pid, parent pid, command line, user + system CPU seconds) of every process (Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        found.append((int(entry), int(fields[1]), command, cpu))
+    return found
+
+
+def cpu_by_role(web: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds used so far by this web server (master and workers) and by PostgreSQL."""
+    processes = _processes()
+    return {
+        "web": sum(cpu for pid, parent, _, cpu in processes if web.pid in (pid, parent)),
+        "db": sum(cpu for _, _, command, cpu in processes if command.startswith("postgres")),
+    }
+
+
+def cpu_by_process(web: subprocess.Popen, database: str) -> dict[tuple[str, int], float]:
+    """CPU seconds used so far by each process of this web server and by each PostgreSQL
+    backend serving ``database`` (its process title names it, so other users of a shared
+    server are left out), keyed by (role, pid)."""
+    found = {}
+    for pid, parent, command, cpu in _processes():
+        if web.pid in (pid, parent):
+            found[("web", pid)] = cpu
+        elif command.startswith("postgres") and f" {database} " in command:
+            found[("db", pid)] = cpu
+    return found
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per role between two ``cpu_by_process`` snapshots: a process that ended in
+    between is left out (never a negative figure), one that started counts from zero."""
+    used = {"web": 0.0, "db": 0.0}
+    for (role, pid), cpu in after.items():
+        used[role] += cpu - before.get((role, pid), 0.0)
+    return used

@@ -86,6 +86,14 @@ def test_the_delivery_benchmark_drains_the_outbox_and_prints_its_ratio(bench_dat
     assert "Requests: 4 for 300 objects, ideal ceil(objects/75) = 4" in printed
 
 
+def test_the_sync_latency_benchmark_times_both_sides_and_counts_each_record_once(bench_database):
+    printed = _run_smoke("bench/sync_latency.py", DATABASE_URL=bench_database)
+
+    assert "| gunicorn workers | clients | direct p50 |" in printed
+    assert "| 1 | 2 |" in printed  # 2 concurrent clients on 1 gunicorn worker
+    assert "Every sync ingest reached Braze exactly once." in printed
+
+
 def _scale_out_without(part: str, database: str, redis_url: str) -> str:
     """The scale-out benchmark's smoke run with its ``web`` or ``celery`` part left out."""
     return _run_smoke(

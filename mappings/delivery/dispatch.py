@@ -16,8 +16,6 @@ after it. Outcomes, by Braze's answer:
 - other 4xx: failed with Braze's message, never retried.
 """
 
-import hashlib
-import json
 import logging
 import time
 import uuid
@@ -32,6 +30,13 @@ from django.utils import timezone
 
 from mappings.delivery import attempt_rows, braze, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
+
+# Re-exported (the redundant aliases): ingest and replays call these as ``dispatch.*``.
+from mappings.delivery.payloads import IDENTIFIER_KEYS as IDENTIFIER_KEYS
+from mappings.delivery.payloads import has_objects as has_objects
+from mappings.delivery.payloads import outgoing_payload as outgoing_payload
+from mappings.delivery.payloads import trimmed_payload
+from mappings.delivery.payloads import value_digest as value_digest
 from mappings.delivery.retry_policy import gives_up
 from mappings.encryption import SecretDecryptionError
 from mappings.models import (
@@ -46,22 +51,12 @@ from mappings.models.audit import AttemptOutcome, DeliveryStatus
 logger = logging.getLogger(__name__)
 
 CREDENTIAL_STATUSES = (401, 403, 404)
-IDENTIFIER_KEYS = ("external_id", "user_alias", "braze_id", "_update_existing_only")
-
-
-def value_digest(value) -> str:
-    """What the dedup of unchanged attributes keeps per attribute: a digest, never the value,
-    so this table holds no personal data (emails, phones) beyond the audit log's."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 # A worker sleeps through short waits (rate-limit window, short 429); longer ones go back to
 # the queue so the worker can serve other environments.
 MAX_INLINE_WAIT_SECONDS = 1.0
 
 
-class _EnvironmentMustWait(Exception):
+class EnvironmentMustWait(Exception):
     """The environment cannot take more requests before ``until`` (rate limit, a 429, a paused
     key, or the sync budget): give the rest of the claim back, due then."""
 
@@ -74,7 +69,7 @@ class _LeaseLost(Exception):
 
 
 @dataclass(slots=True)
-class _Attempt:
+class Attempt:
     """The try of a delivery in this claim: what is sent and where its outcome goes."""
 
     pk: int | None  # None until its row is written, stamped, just before the request
@@ -86,10 +81,10 @@ class _Attempt:
 
 
 @dataclass
-class _Claim:
+class Claim:
     token: uuid.UUID
     deliveries: dict[Hashable, outbox.LeasedDelivery]
-    attempts: dict[Hashable, _Attempt]
+    attempts: dict[Hashable, Attempt]
     deadline: float | None  # time.monotonic() limit (sync mode)
     renewed_at: float = 0.0
     # The environment's consecutive failures as last read from its gate (0: nothing to reset).
@@ -102,33 +97,6 @@ class _Claim:
             self.renewed_at = time.monotonic()
 
 
-def outgoing_payload(delivery: Delivery) -> dict:
-    """The delivery's Braze body minus the attributes skipped as unchanged."""
-    return trimmed_payload(delivery.braze_payload, delivery.skipped_attributes)
-
-
-def trimmed_payload(braze_payload: dict | None, skipped_attributes: list | None) -> dict:
-    """A Braze body minus the attributes skipped as unchanged (from plain stored values)."""
-    payload = dict(braze_payload or {})
-    skipped = set(skipped_attributes or [])
-    if not skipped or not payload.get("attributes"):
-        return payload
-    kept = []
-    for obj in payload["attributes"]:
-        trimmed = {k: v for k, v in obj.items() if k not in skipped}
-        if set(trimmed) - set(IDENTIFIER_KEYS):
-            kept.append(trimmed)
-    if kept:
-        payload["attributes"] = kept
-    else:
-        payload.pop("attributes")
-    return payload
-
-
-def has_objects(payload: dict) -> bool:
-    return any(payload.get(kind) for kind in ("attributes", "events", "purchases"))
-
-
 def send_claimed(
     token: uuid.UUID, deliveries: list[outbox.LeasedDelivery], *, deadline: float | None = None
 ) -> None:
@@ -139,7 +107,7 @@ def send_claimed(
     environment = Environment.objects.select_related("credential").get(
         pk=deliveries[0].environment_id
     )
-    claim = _Claim(
+    claim = Claim(
         token,
         {d.pk: d for d in deliveries},
         _prepare_attempts(deliveries),
@@ -155,7 +123,7 @@ def send_claimed(
     _send_batches(environment, claim, batches)
 
 
-def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
+def _send_batches(environment, claim: Claim, batches: list[Batch]) -> None:
     for position, batch in enumerate(batches):
         if claim.deadline is not None and time.monotonic() >= claim.deadline:
             # The caller's time is up before this request could start: a worker sends the rest.
@@ -163,9 +131,9 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
             _give_back_unsent(claim, rest, timezone.now())
             return
         try:
-            _wait_for_slot(environment.pk, claim)
+            wait_for_slot(environment.pk, claim)
             _send_batch(environment, claim, batch)
-        except _EnvironmentMustWait as wait:
+        except EnvironmentMustWait as wait:
             rest = [key for later in batches[position:] for key in later.keys]
             _give_back_unsent(claim, rest, wait.until)
             return
@@ -177,7 +145,7 @@ def _send_batches(environment, claim: _Claim, batches: list[Batch]) -> None:
             return
 
 
-def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable, _Attempt]:
+def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable, Attempt]:
     """What each delivery's try sends: a replay's unsent row, else a new try of its stored body.
 
     New tries get their row only when their request goes (``_mark_sent``): one INSERT with the
@@ -188,7 +156,7 @@ def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable,
         sent_at__isnull=True,
         outcome=AttemptOutcome.PENDING,
     ).values_list("delivery_id", "pk", "attempt_number", "request_body")
-    attempts = {delivery_id: _Attempt(*rest) for delivery_id, *rest in rows}
+    attempts = {delivery_id: Attempt(*rest) for delivery_id, *rest in rows}
     missing = [d for d in deliveries if d.pk not in attempts]
     if not missing:
         return attempts
@@ -201,29 +169,30 @@ def _prepare_attempts(deliveries: list[outbox.LeasedDelivery]) -> dict[Hashable,
     for pk, payload, skipped in stored:
         attempt_number = by_pk[pk].attempt_count + 1
         body = trimmed_payload(payload, skipped)
-        attempts[pk] = _Attempt(None, attempt_number, body, stored_body=not skipped)
+        attempts[pk] = Attempt(None, attempt_number, body, stored_body=not skipped)
     return attempts
 
 
-def _wait_for_slot(environment_id: int, claim: _Claim) -> None:
-    """Return when a request may go now; raise _EnvironmentMustWait when it must wait longer
-    (or the environment is paused)."""
+def wait_for_slot(environment_id: int, claim: Claim, gate_state=None) -> None:
+    """Return when a request may go now; raise EnvironmentMustWait when it must wait longer
+    (or the environment is paused). ``gate_state``: the gate as just read, for the first look."""
     deadline = claim.deadline
     while True:
-        wait, claim.gate_failures = outbox.gate_state(environment_id)
+        state, gate_state = gate_state or outbox.gate_state(environment_id), None
+        wait, claim.gate_failures = state
         if wait is None:  # paused on a credential problem: park until the key is fixed
-            raise _EnvironmentMustWait(timezone.now())
+            raise EnvironmentMustWait(timezone.now())
         if not wait:
             wait = rate_limit.acquire(environment_id)
         if not wait:
             return
         late = deadline is not None and time.monotonic() + wait > deadline
         if late or wait > MAX_INLINE_WAIT_SECONDS:
-            raise _EnvironmentMustWait(timezone.now() + timedelta(seconds=wait))
+            raise EnvironmentMustWait(timezone.now() + timedelta(seconds=wait))
         time.sleep(wait)
 
 
-def _give_back_unsent(claim: _Claim, keys: list[Hashable], until: datetime) -> None:
+def _give_back_unsent(claim: Claim, keys: list[Hashable], until: datetime) -> None:
     """Release deliveries this claim did not send, due again at ``until``; a retry stays a retry."""
     retried = [k for k in keys if claim.attempts[k].attempt_number > 1]
     fresh = [k for k in keys if k not in retried]
@@ -242,12 +211,20 @@ def _api_key(environment) -> str:
         raise braze.BrazeError(str(error), permanent=True) from error
 
 
-def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
-    keys = batch.keys
+def _send_batch(environment, claim: Claim, batch: Batch) -> None:
     # Committed before the call, and only while the lease is still ours; when it is not, the
     # rollback leaves no trace of a send (nor an "ambiguous" flag for the sweep to set).
     with transaction.atomic():
-        _mark_sent(environment, claim, keys)
+        _mark_sent(environment, claim, batch.keys)
+    call_and_record(environment, claim, batch)
+
+
+def call_and_record(
+    environment, claim: Claim, batch: Batch, *, record=None
+) -> tuple[braze.BrazeAnswer | None, int]:
+    """Send a request whose attempt rows are committed, and record Braze's answer; returns the
+    answer and how many of its deliveries this claim recorded as delivered. ``record`` takes
+    the place of ``record_answer`` for a 2xx, and commits its own writes."""
     claim.keep_lease()
     try:
         api_key = _api_key(environment)
@@ -261,13 +238,15 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
         with transaction.atomic():  # one commit for the outcome of the whole request
             wait_until = _record_error(environment, claim, batch, error)
         if wait_until is not None:
-            raise _EnvironmentMustWait(wait_until) from error
-        return
+            raise EnvironmentMustWait(wait_until) from error
+        return error.answer, 0
+    if record is not None:
+        return answer, record(environment, claim, batch, answer)
     # Recorded at once, in its own commit: deferring it to the next request's commit would save
     # a commit per request but let a worker killed in between send again records Braze already
     # took. Committed now, a killed worker can duplicate at most the one request in flight.
     with transaction.atomic():
-        _record_answer(environment, claim, batch, answer)
+        return answer, record_answer(environment, claim, batch, answer)
 
 
 def _truncate(text: str) -> str:
@@ -281,7 +260,7 @@ def _describe_errors(errors: list[dict]) -> str:
     )
 
 
-def _answer_fields(answer: braze.BrazeAnswer | None, duration_ms: int | None = None) -> dict:
+def answer_fields(answer: braze.BrazeAnswer | None, duration_ms: int | None = None) -> dict:
     if answer is None:
         return {"response_status": None, "response_body": "", "duration_ms": duration_ms}
     return {
@@ -291,13 +270,13 @@ def _answer_fields(answer: braze.BrazeAnswer | None, duration_ms: int | None = N
     }
 
 
-def _mark_sent(environment, claim: _Claim, keys: list[Hashable]) -> None:
+def _mark_sent(environment, claim: Claim, keys: list[Hashable]) -> None:
     """Mark these tries as sent in one request: stamp replays' rows, insert the others' rows.
 
     Raises _LeaseLost (inside the caller's transaction, so nothing stays) when the lease of any
     of them was taken back.
     """
-    stamp = {"sent_at": timezone.now(), "batch_id": uuid.uuid4(), "batch_size": len(keys)}
+    stamp = request_stamp(len(keys))
     written = [k for k in keys if claim.attempts[k].pk is not None]
     new = [k for k in keys if claim.attempts[k].pk is None]
     if written and _leased_attempt_rows(claim, written).update(**stamp) != len(written):
@@ -311,20 +290,32 @@ def _mark_sent(environment, claim: _Claim, keys: list[Hashable]) -> None:
     )
     if counted != len(new):
         raise _LeaseLost
-    copied = [k for k in new if claim.attempts[k].stored_body]
-    ids = attempt_rows.insert_sent(
-        copied, lease_token=claim.token, url=environment.users_track_url, **stamp
-    )
-    if len(ids) != len(copied):  # cannot happen while the UPDATE above holds the rows
-        raise _LeaseLost
-    trimmed = [k for k in new if not claim.attempts[k].stored_body]
-    ids.update(_insert_trimmed(environment, claim, trimmed, stamp))
+    insert_attempt_rows(environment, claim, new, stamp)
     for key in new:
-        claim.attempts[key].pk = ids[key]
         claim.deliveries[key].attempt_count += 1
 
 
-def _insert_trimmed(environment, claim: _Claim, keys: list[Hashable], stamp: dict) -> dict:
+def request_stamp(batch_size: int) -> dict:
+    """What every attempt row of one request shares."""
+    return {"sent_at": timezone.now(), "batch_id": uuid.uuid4(), "batch_size": batch_size}
+
+
+def insert_attempt_rows(environment, claim: Claim, keys: list[Hashable], stamp: dict) -> None:
+    """The stamped rows of new tries, whose ``attempt_count`` the caller's transaction counted
+    (and so holds locked): copied from the delivery row where the body is the stored one."""
+    copied = [k for k in keys if claim.attempts[k].stored_body]
+    ids = attempt_rows.insert_sent(
+        copied, lease_token=claim.token, url=environment.users_track_url, **stamp
+    )
+    if len(ids) != len(copied):  # cannot happen while the count's UPDATE holds the rows
+        raise _LeaseLost
+    trimmed = [k for k in keys if not claim.attempts[k].stored_body]
+    ids.update(_insert_trimmed(environment, claim, trimmed, stamp))
+    for key in keys:
+        claim.attempts[key].pk = ids[key]
+
+
+def _insert_trimmed(environment, claim: Claim, keys: list[Hashable], stamp: dict) -> dict:
     """Rows whose body is not the stored one (unchanged attributes left out), from Python."""
     rows = DeliveryAttempt.objects.bulk_create(
         DeliveryAttempt(
@@ -341,7 +332,7 @@ def _insert_trimmed(environment, claim: _Claim, keys: list[Hashable], stamp: dic
     return {row.delivery_id: row.pk for row in rows}
 
 
-def _leased_attempt_rows(claim: _Claim, keys: list[Hashable]):
+def _leased_attempt_rows(claim: Claim, keys: list[Hashable]):
     """The attempt rows of these deliveries, as long as the claim still holds their lease (so
     attempts are written before ``_set_status_and_release`` releases their delivery)."""
     return DeliveryAttempt.objects.filter(
@@ -350,42 +341,47 @@ def _leased_attempt_rows(claim: _Claim, keys: list[Hashable]):
 
 
 def _set_status_and_release(
-    claim: _Claim, keys: list[Hashable], status: str, reason: str, **extra
-) -> None:
-    """Write the deliveries' outcome and end this claim's lease on them (only while it holds it)."""
-    Delivery.objects.filter(pk__in=keys, lease_token=claim.token).update(
+    claim: Claim, keys: list[Hashable], status: str, reason: str, **extra
+) -> int:
+    """Write the deliveries' outcome and end this claim's lease on them (only while it holds it);
+    returns how many it wrote."""
+    return Delivery.objects.filter(pk__in=keys, lease_token=claim.token).update(
         status=status, reason=reason, lease_token=None, lease_expires_at=None, **extra
     )
 
 
-def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.BrazeAnswer) -> None:
+def record_answer(environment, claim: Claim, batch: Batch, answer: braze.BrazeAnswer) -> int:
+    """Record a 2xx; returns how many deliveries it recorded as delivered."""
     rejected = errors_by_key(batch, answer.errors)
     accepted = [k for k in batch.keys if k not in rejected]
     _leased_attempt_rows(claim, accepted).update(
-        outcome=AttemptOutcome.SUCCESS, error="", **_answer_fields(answer)
+        outcome=AttemptOutcome.SUCCESS, error="", **answer_fields(answer)
     )
-    _set_status_and_release(claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None)
+    delivered = _set_status_and_release(
+        claim, accepted, DeliveryStatus.DELIVERED, "", next_attempt_at=None
+    )
     for key, errors in rejected.items():
         _reject(claim, key, errors, answer)
     if claim.gate_failures:  # else a no-op write per request; a later success resets it
         outbox.record_success(environment.pk)
     _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
+    return delivered
 
 
-def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:
+def _reject(claim: Claim, key: Hashable, errors: list[dict], answer) -> None:
     attempt = claim.attempts[key]
     sent = sum(len(v) for k, v in attempt.request_body.items() if isinstance(v, list))
     _leased_attempt_rows(claim, [key]).update(
         outcome=AttemptOutcome.PARTIAL if len(errors) < sent else AttemptOutcome.FAILED,
         error=_describe_errors(errors),
-        **_answer_fields(answer),
+        **answer_fields(answer),
     )
     reason = f"Braze rejected the record: {_describe_errors(errors)}"
     _set_status_and_release(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
 
 def _record_error(
-    environment, claim: _Claim, batch: Batch, error: braze.BrazeError
+    environment, claim: Claim, batch: Batch, error: braze.BrazeError
 ) -> datetime | None:
     """Record a failed request; returns until when the environment must not be called."""
     logger.warning("Braze call failed for %s deliveries: %s", len(batch.keys), error)
@@ -394,7 +390,7 @@ def _record_error(
         outcome=AttemptOutcome.FAILED,
         error=str(error),
         ambiguous=error.ambiguous,
-        **_answer_fields(error.answer, error.duration_ms),
+        **answer_fields(error.answer, error.duration_ms),
     )
     status = error.status
     if status in CREDENTIAL_STATUSES or (error.permanent and status is None):
@@ -405,7 +401,7 @@ def _record_error(
     return _schedule_retry(environment, claim, keys, error)
 
 
-def _park(environment, claim: _Claim, keys: list[Hashable], error: braze.BrazeError) -> datetime:
+def _park(environment, claim: Claim, keys: list[Hashable], error: braze.BrazeError) -> datetime:
     reason = (
         f"Credential problem: {error}. The environment's deliveries are parked; fix its "
         "Braze key or endpoint (saving it resumes them), then replay the failed ones."
@@ -415,7 +411,7 @@ def _park(environment, claim: _Claim, keys: list[Hashable], error: braze.BrazeEr
     return timezone.now()
 
 
-def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> None:
+def _fail_permanently(claim: Claim, batch: Batch, error: braze.BrazeError) -> None:
     per_key = errors_by_key(batch, error.answer.errors if error.answer else [])
     for key in batch.keys:
         own = per_key.get(key)
@@ -425,7 +421,7 @@ def _fail_permanently(claim: _Claim, batch: Batch, error: braze.BrazeError) -> N
         _set_status_and_release(claim, [key], DeliveryStatus.FAILED, reason, next_attempt_at=None)
 
 
-def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -> datetime:
+def _schedule_retry(environment, claim: Claim, keys, error: braze.BrazeError) -> datetime:
     """Hold the environment (Braze's 429 wait, else the short probe interval: recovery.py) and
     give each delivery its own, longer backoff, which a probe cuts short once Braze is back."""
     now = timezone.now()
@@ -455,7 +451,7 @@ def _schedule_retry(environment, claim: _Claim, keys, error: braze.BrazeError) -
 
 
 def _remember_attributes(
-    environment_id: int, delivered: list[outbox.LeasedDelivery], claim: _Claim
+    environment_id: int, delivered: list[outbox.LeasedDelivery], claim: Claim
 ) -> None:
     """Keep the values just delivered, for mapping sets that skip unchanged attributes."""
     changes: dict[str, dict] = {}

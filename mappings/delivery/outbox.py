@@ -79,11 +79,16 @@ def claimable(now: datetime) -> QuerySet[Delivery]:
     )
 
 
+def lease_expiry(now: datetime) -> datetime:
+    """When a lease taken ``now`` ends unless renewed."""
+    return now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+
+
 def _lease_fields(token: uuid.UUID, now: datetime) -> dict:
     return {
         "status": DeliveryStatus.IN_FLIGHT,
         "lease_token": token,
-        "lease_expires_at": now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+        "lease_expires_at": lease_expiry(now),
         "updated_at": now,
     }
 
@@ -120,10 +125,18 @@ def claim(environment_id: int, limit: int) -> tuple[uuid.UUID, list[LeasedDelive
     return token, _claim(claimable(now).filter(environment_id=environment_id), limit, token, now)
 
 
-def claim_one(delivery: Delivery) -> uuid.UUID | None:
-    """Lease this one delivery if it is due (sync mode sends it from the request)."""
-    token, now = uuid.uuid4(), timezone.now()
-    return token if _claim(claimable(now).filter(pk=delivery.pk), 1, token, now) else None
+def lease_fresh(delivery: Delivery, token: uuid.UUID) -> bool:
+    """Lease the delivery this request has just written and count its try, in one UPDATE, if it
+    is still as written (no worker took it meanwhile) and due (sync mode sends it from the
+    request). Run it in the transaction that writes the try's attempt row: the UPDATE's row
+    lock keeps the sweep and the workers off the row until that commit. (On PostgreSQL,
+    ``sync_rows.lease_and_stamp`` does both in one statement.)"""
+    now = timezone.now()
+    as_written = claimable(now).filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempt_count=delivery.attempt_count
+    )
+    fields = {**_lease_fields(token, now), "attempt_count": F("attempt_count") + 1}
+    return as_written.update(**fields) == 1
 
 
 def held(token: uuid.UUID) -> list[LeasedDelivery]:
@@ -222,9 +235,17 @@ def gate_state(environment_id: int) -> tuple[float | None, int]:
         .values_list("paused_reason", "blocked_until", "consecutive_failures")
         .first()
     )
-    if state is None:
+    return _gate_wait(*state) if state else (0.0, 0)
+
+
+def gate_state_of(gate: DeliveryGate | None) -> tuple[float | None, int]:
+    """``gate_state`` from a gate row already read (None: the environment has none yet)."""
+    if gate is None:
         return 0.0, 0
-    paused_reason, blocked_until, failures = state
+    return _gate_wait(gate.paused_reason, gate.blocked_until, gate.consecutive_failures)
+
+
+def _gate_wait(paused_reason: str, blocked_until: datetime | None, failures: int):
     if paused_reason:
         return None, failures
     if blocked_until is None:

@@ -28,7 +28,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from mappings.delivery import dispatch, outbox, worker
+from mappings.delivery import dispatch, outbox, sync_send, worker
 from mappings.engine.mapping import MappingResult, compiled_for
 from mappings.ingest import discovery
 from mappings.models import ApiClient, DeliveredAttributes, Delivery, DeliveryAttempt, MappingSet
@@ -119,9 +119,8 @@ def ingest(
     except _KeyTaken as taken:
         return _answer_repeated_key(taken.earlier, idempotency_key, fingerprint, mode, deadline)
     if mode == "sync" and delivery.status == DeliveryStatus.PENDING:
-        _deliver_within_budget(delivery, deadline)
-        delivery.refresh_from_db()
-        return IngestResult(delivery, mapping, _latest_attempt(delivery), mode=mode)
+        attempt = _deliver_within_budget(delivery, mapping_set, deadline)
+        return IngestResult(delivery, mapping, attempt, mode=mode)
     # Async answers with the state as committed: a worker may already be sending it.
     return IngestResult(delivery, mapping, mode=mode, answer_kept=bool(delivery.answer_body))
 
@@ -304,14 +303,27 @@ def sync_budget(mapping_set: MappingSet, ceiling: float | None = None) -> float:
     return min(own, ceiling) if own else ceiling
 
 
-def _deliver_within_budget(delivery: Delivery, deadline: float) -> None:
+def _deliver_within_budget(
+    delivery: Delivery, mapping_set: MappingSet, deadline: float
+) -> DeliveryAttempt | None:
     """Send it from this request if it is due; otherwise leave it to a worker, waiting until the
-    deadline at most."""
-    token = outbox.claim_one(delivery)
-    if token is not None:
-        dispatch.send_claimed(token, outbox.held(token), deadline=deadline)
-        return
-    # An older delivery of the same user is still open: it must reach Braze first.
+    deadline at most. Returns its latest attempt, and leaves ``delivery`` as it now stands."""
+    dedup = mapping_set.dedup_unchanged_attributes
+    sent = sync_send.send_now(delivery, dedup_attributes=dedup, deadline=deadline)
+    if sent.attempt is not None:  # delivered: the outcome is in hand, nothing to read back
+        delivery.status, delivery.reason = DeliveryStatus.DELIVERED, ""
+        delivery.attempt_count, delivery.next_attempt_at = sent.attempt.attempt_number, None
+        return sent.attempt
+    if not sent.due:
+        _wait_for_older(delivery, deadline)
+    delivery.refresh_from_db()
+    return _latest_attempt(delivery)
+
+
+def _wait_for_older(delivery: Delivery, deadline: float) -> None:
+    """Not this request's to send: an older delivery of the same user is still open (it must
+    reach Braze first) or a worker took it first. A worker sends it; wait for its outcome until
+    the deadline at most."""
     worker.notify(delivery.environment_id)
     while time.monotonic() < deadline:
         status = Delivery.objects.filter(pk=delivery.pk).values_list("status", flat=True).get()
