@@ -128,7 +128,9 @@ def test_a_slow_answer_the_client_gave_up_on_was_applied_and_says_the_client_wen
 
 
 def test_a_retry_after_a_timeout_leaves_one_applied_copy_per_record(fake):
-    fake.add_fault(Fault(delay_seconds=0.3))
+    # The client gives up at 0.1 s; the answer goes at 1 s, by when even a loaded machine has
+    # closed the client's socket, so the fake sees it gone.
+    fake.add_fault(Fault(delay_seconds=1.0))
 
     with pytest.raises(requests.ReadTimeout):
         track(fake, timeout=(1, 0.1))
