@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from mappings.delivery import attempt_rows, braze, outbox, rate_limit, recovery
+from mappings.delivery import attempt_rows, braze, metrics, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
 from mappings.delivery.retry_policy import gives_up
 from mappings.encryption import SecretDecryptionError
@@ -258,11 +258,13 @@ def _send_batch(environment, claim: _Claim, batch: Batch) -> None:
             deadline=claim.deadline,
         )
     except braze.BrazeError as error:
+        metrics.count_braze_request(error.status, error.no_answer, error.duration_ms)
         with transaction.atomic():  # one commit for the outcome of the whole request
             wait_until = _record_error(environment, claim, batch, error)
         if wait_until is not None:
             raise _EnvironmentMustWait(wait_until) from error
         return
+    metrics.count_braze_request(answer.status, None, answer.duration_ms)
     # Recorded at once, in its own commit: deferring it to the next request's commit would save
     # a commit per request but let a worker killed in between send again records Braze already
     # took. Committed now, a killed worker can duplicate at most the one request in flight.

@@ -28,7 +28,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from mappings.delivery import dispatch, outbox, worker
+from mappings.delivery import dispatch, metrics, outbox, worker
 from mappings.engine.mapping import MappingResult, compiled_for
 from mappings.ingest import discovery
 from mappings.models import ApiClient, DeliveredAttributes, Delivery, DeliveryAttempt, MappingSet
@@ -93,6 +93,32 @@ def ingest(
     are cut to what is left of it. ``platform`` names the platform route that called (logged on
     the delivery); its adapter's budget is the ceiling.
     """
+    try:
+        result = _ingest(
+            mapping_set, api_client, conversation, mode=mode, idempotency_key=idempotency_key,
+            arrived_at=arrived_at, platform=platform, budget_ceiling=budget_ceiling,
+            answer_for=answer_for,
+        )  # fmt: skip
+    except IdempotencyConflict:
+        metrics.count_ingest(mapping_set.slug, platform, "conflict")
+        raise
+    outcome = "repeat" if result.mapping is None else result.delivery.status
+    metrics.count_ingest(mapping_set.slug, platform, outcome)
+    return result
+
+
+def _ingest(
+    mapping_set: MappingSet,
+    api_client: ApiClient | None,
+    conversation: Any,
+    *,
+    mode: str | None,
+    idempotency_key: str,
+    arrived_at: float | None,
+    platform: str,
+    budget_ceiling: float | None,
+    answer_for: Callable[[IngestResult], tuple[dict[str, Any], int]] | None,
+) -> IngestResult:
     deadline = (arrived_at or time.monotonic()) + sync_budget(mapping_set, budget_ceiling)
     mode = mode or mapping_set.delivery_mode
     # Only a repeat of a key is compared with it: without a key there is nothing to compare.
