@@ -29,6 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mappings.delivery import dispatch, metrics, outbox, worker
+from mappings.engine.data_points import data_points
 from mappings.engine.mapping import MappingResult, compiled_for
 from mappings.ingest import discovery
 from mappings.models import ApiClient, DeliveredAttributes, Delivery, DeliveryAttempt, MappingSet
@@ -301,6 +302,8 @@ def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str, answ
     delivery.skipped_attributes = unchanged_attributes(mapping_set, mapping)
     delivery.next_attempt_at = timezone.now()
     outgoing = dispatch.outgoing_payload(delivery)
+    delivery.data_points = data_points(outgoing)
+    delivery.data_points_saved = data_points(mapping.payload) - delivery.data_points
     if not dispatch.has_objects(outgoing):
         delivery.status = DeliveryStatus.DELIVERED
         delivery.next_attempt_at = None
