@@ -4,6 +4,7 @@ PostgreSQL only: the web processes share the test database (the SQLite one is in
 """
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +13,7 @@ import requests
 from django.db import connection
 
 from integration_admin.celery import app as celery_app
+from mappings.models import Delivery
 from tests.conftest import conversation_for
 from tests.metrics_scrape import value
 from tests.processes import ServiceProcesses
@@ -72,6 +74,32 @@ def test_a_scrape_of_two_gunicorn_workers_adds_up_both_workers_ingests(
         text = requests.get(f"{url}/metrics", timeout=10).text
         assert value(text, "bridge_ingests_total", **labels) == INGESTS
         assert value(text, "bridge_queue_depth", environment="sandbox") == INGESTS
+
+
+def test_a_web_scrape_includes_the_braze_calls_a_celery_worker_made(
+    services, api_token, braze, tmp_path
+):
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    services.environment = _with(
+        services.environment, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), METRICS_ENABLED="true"
+    )
+    url = services.start_web(workers=2, threads=2)
+    services.start_worker()
+    services.wait_until_workers_answer()
+
+    statuses = [_post(url, api_token, f"c-{n}") for n in range(10)]
+    assert statuses == [202] * 10
+    deadline = time.monotonic() + 60
+    while Delivery.objects.exclude(status="delivered").exists():
+        assert time.monotonic() < deadline, services.logs()
+        time.sleep(0.2)
+
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    ours = [r for r in braze.received if r.body["attributes"][0]["external_id"].startswith("c-")]
+    assert value(text, "bridge_braze_requests_total", status="201") == len(ours) >= 1
+    assert value(text, "bridge_braze_request_duration_seconds_count") == len(ours)
+    assert value(text, "bridge_queue_depth", environment="sandbox") == 0
 
 
 def _with(environment, **extra: str):
