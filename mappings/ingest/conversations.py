@@ -303,7 +303,8 @@ def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str, answ
     delivery.next_attempt_at = timezone.now()
     outgoing = dispatch.outgoing_payload(delivery)
     delivery.data_points = data_points(outgoing)
-    delivery.data_points_saved = data_points(mapping.payload) - delivery.data_points
+    if delivery.skipped_attributes:  # else the body sent is the whole mapped body
+        delivery.data_points_saved = data_points(mapping.payload) - delivery.data_points
     if not dispatch.has_objects(outgoing):
         delivery.status = DeliveryStatus.DELIVERED
         delivery.next_attempt_at = None
