@@ -93,6 +93,9 @@ def ingest(
     ``arrived_at`` (``time.monotonic()``; now when not given): the Braze request and any wait
     are cut to what is left of it. ``platform`` names the platform route that called (logged on
     the delivery); its adapter's budget is the ceiling.
+
+    Each call is counted for /metrics by its outcome: the delivery's status as answered, or
+    ``repeat`` / ``conflict`` for a reused Idempotency-Key.
     """
     try:
         result = _ingest(
