@@ -42,3 +42,14 @@ pidfile = env.str("WEB_PID_FILE", default="") or None
 # Not preloaded: each worker process starts its own app (and, without a broker, its own
 # embedded delivery thread, which would not survive a fork from the master).
 preload_app = False
+
+
+def child_exit(server, worker) -> None:
+    """Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR set): a worker that exited keeps
+    its counters in the sum, and its live-only gauge files are dropped."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

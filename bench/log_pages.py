@@ -51,7 +51,7 @@ WITH new AS (
 INSERT INTO mappings_delivery (id, created_at, updated_at, mapping_set_id, environment_id,
     api_client_id, external_id, idempotency_key, request_fingerprint, mapping_version, status,
     reason, received_payload, braze_payload, problems, skipped_attributes, attempt_count,
-    next_attempt_at, answer_body, platform)
+    next_attempt_at, answer_body, platform, data_points, data_points_saved)
 SELECT gen_random_uuid(), t, t, s.id, s.environment_id, c.id, 'user-' || (i %% 250000),
     CASE WHEN i %% 3 = 0 THEN 'idem-' || i ELSE '' END,
     CASE WHEN i %% 3 = 0 THEN encode(sha256(('idem-' || i)::bytea), 'hex') ELSE '' END, 1,
@@ -72,7 +72,8 @@ SELECT gen_random_uuid(), t, t, s.id, s.environment_id, c.id, 'user-' || (i %% 2
     '[]'::jsonb, '[]'::jsonb,
     CASE WHEN st.status = 'rejected' THEN 0 ELSE 1 END,
     CASE WHEN st.status IN ('pending', 'retrying') THEN t END,
-    '', CASE WHEN i %% 2 = 0 THEN 'dialogflow-cx' ELSE '' END
+    '', CASE WHEN i %% 2 = 0 THEN 'dialogflow-cx' ELSE '' END,
+    CASE WHEN st.status = 'rejected' THEN 0 ELSE 3 END, 0
 FROM generate_series(%(first)s, %(last)s) AS i
 CROSS JOIN LATERAL (SELECT %(base)s - (i * interval '2.6 seconds') AS t) AS times
 JOIN (SELECT id, environment_id, row_number() OVER (ORDER BY id) - 1 AS n

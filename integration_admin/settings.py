@@ -244,6 +244,17 @@ LOG_PAGE_SIZE = env.int("LOG_PAGE_SIZE", default=50)
 LOG_EXPORT_MAX_ROWS = env.int("LOG_EXPORT_MAX_ROWS", default=100_000)
 LOG_BULK_REPLAY_MAX = env.int("LOG_BULK_REPLAY_MAX", default=500)
 
+# The service's public address (scheme and host, no path), for links printed outside a request
+# (manage.py send_test's log links); empty = links are paths only.
+SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
+
+# Prometheus /metrics: on by default outside production (and with DEBUG), off in production
+# unless set; when on, a Bearer token and/or an address allowlist (IPs or networks) guard it,
+# and production refuses to serve it with neither.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=DEBUG or not PRODUCTION)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
 # Configuration history: reverting from history could resurrect a retired mapping silently.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 

@@ -1,11 +1,12 @@
-"""Top-level routes: the admin, the log pages, the versioned API, its OpenAPI schema and docs, and
-probes."""
+"""Top-level routes: the admin, the log pages, the versioned API, its OpenAPI schema and docs,
+probes and Prometheus metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from mappings.api.metrics_view import metrics_view
 from mappings.api.views import LivenessView, ReadinessView
 
 admin.site.site_header = "Braze conversation bridge"
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", LivenessView.as_view(), name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 # Under /api/ these answer the API's JSON error shape; elsewhere Django's usual pages.

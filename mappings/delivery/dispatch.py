@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from mappings.delivery import attempt_rows, braze, outbox, rate_limit, recovery
+from mappings.delivery import attempt_rows, braze, metrics, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
 
 # Re-exported (the redundant aliases): ingest and replays call these as ``dispatch.*``.
@@ -235,11 +235,13 @@ def call_and_record(
             deadline=claim.deadline,
         )
     except braze.BrazeError as error:
+        metrics.count_braze_request(error.status, error.no_answer, error.duration_ms)
         with transaction.atomic():  # one commit for the outcome of the whole request
             wait_until = _record_error(environment, claim, batch, error)
         if wait_until is not None:
             raise EnvironmentMustWait(wait_until) from error
         return error.answer, 0
+    metrics.count_braze_request(answer.status, None, answer.duration_ms)
     if record is not None:
         return answer, record(environment, claim, batch, answer)
     # Recorded at once, in its own commit: deferring it to the next request's commit would save

@@ -28,7 +28,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from mappings.delivery import dispatch, outbox, sync_send, worker
+from mappings.delivery import dispatch, metrics, outbox, sync_send, worker
+from mappings.engine.data_points import data_points
 from mappings.engine.mapping import MappingResult, compiled_for
 from mappings.ingest import discovery
 from mappings.models import ApiClient, DeliveredAttributes, Delivery, DeliveryAttempt, MappingSet
@@ -92,7 +93,36 @@ def ingest(
     ``arrived_at`` (``time.monotonic()``; now when not given): the Braze request and any wait
     are cut to what is left of it. ``platform`` names the platform route that called (logged on
     the delivery); its adapter's budget is the ceiling.
+
+    Each call is counted for /metrics by its outcome: the delivery's status as answered, or
+    ``repeat`` / ``conflict`` for a reused Idempotency-Key.
     """
+    try:
+        result = _ingest(
+            mapping_set, api_client, conversation, mode=mode, idempotency_key=idempotency_key,
+            arrived_at=arrived_at, platform=platform, budget_ceiling=budget_ceiling,
+            answer_for=answer_for,
+        )  # fmt: skip
+    except IdempotencyConflict:
+        metrics.count_ingest(mapping_set.slug, platform, "conflict")
+        raise
+    outcome = "repeat" if result.mapping is None else result.delivery.status
+    metrics.count_ingest(mapping_set.slug, platform, outcome)
+    return result
+
+
+def _ingest(
+    mapping_set: MappingSet,
+    api_client: ApiClient | None,
+    conversation: Any,
+    *,
+    mode: str | None,
+    idempotency_key: str,
+    arrived_at: float | None,
+    platform: str,
+    budget_ceiling: float | None,
+    answer_for: Callable[[IngestResult], tuple[dict[str, Any], int]] | None,
+) -> IngestResult:
     deadline = (arrived_at or time.monotonic()) + sync_budget(mapping_set, budget_ceiling)
     mode = mode or mapping_set.delivery_mode
     # Only a repeat of a key is compared with it: without a key there is nothing to compare.
@@ -274,6 +304,9 @@ def _record_accepted(delivery: Delivery, mapping: MappingResult, mode: str, answ
     delivery.skipped_attributes = unchanged_attributes(mapping_set, mapping)
     delivery.next_attempt_at = timezone.now()
     outgoing = dispatch.outgoing_payload(delivery)
+    delivery.data_points = data_points(outgoing)
+    if delivery.skipped_attributes:  # else the body sent is the whole mapped body
+        delivery.data_points_saved = data_points(mapping.payload) - delivery.data_points
     if not dispatch.has_objects(outgoing):
         delivery.status = DeliveryStatus.DELIVERED
         delivery.next_attempt_at = None

@@ -17,6 +17,7 @@ from mappings.log_pages import (
     charts,
     config_history,
     dashboard,
+    data_point_usage,
     environment_health,
     export,
     presenters,
@@ -180,6 +181,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         braze_reasons=dashboard.top_reasons(dashboard.AT_BRAZE),
         rejection_reasons=dashboard.top_reasons(dashboard.REJECTED),
         recent_failures=dashboard.recent_failures(), legend=charts.LEGEND,
+        data_points=data_point_usage.daily_usage(), data_point_days=data_point_usage.DAYS,
     )  # fmt: skip
 
 

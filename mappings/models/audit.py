@@ -84,6 +84,14 @@ class Delivery(models.Model):
     skipped_attributes = models.JSONField(
         default=list, blank=True, help_text="Attributes left out: unchanged since last delivered"
     )
+    # Braze's bill (mappings/engine/data_points.py), counted from the body when it is stored:
+    # the body a delivery sends never changes, so the count is what its delivery spends.
+    data_points = models.PositiveIntegerField(
+        default=0, help_text="Braze data points the body sent spends once delivered"
+    )
+    data_points_saved = models.PositiveIntegerField(
+        default=0, help_text="Data points not spent: the unchanged attributes left out"
+    )
     # The outbox: when a worker may try next, and who holds it while in flight.
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
