@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+import redis
 import requests
 from django.conf import settings
 from django.db import connection
@@ -145,3 +147,19 @@ def wait_until_ready(base_url: str, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{base_url}/readyz never answered 200")
         time.sleep(0.2)
+
+
+def redis_broker(test_settings, redis_url: str, needs: str) -> redis.Redis:
+    """A flushed Redis database of the test's own as Celery's broker, after checking that the
+    test can run here: PostgreSQL (``needs`` says why) and Redis reachable; else a skip."""
+    if connection.vendor != "postgresql":
+        pytest.skip(f"{needs} need a database shared between processes (PostgreSQL)")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis is not reachable at {redis_url}")
+    client.flushdb()  # our own numbered database only: stale tasks and counters of earlier runs
+    test_settings.CELERY_BROKER_URL = redis_url
+    celery_app.conf.broker_url = redis_url
+    return client

@@ -15,16 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from django.conf import settings as django_settings
-from django.db import connection
 
-from integration_admin.celery import app as celery_app
 from mappings.fake_braze import Fault
 from mappings.models import ApiClient, Delivery, DeliveryAttempt
 from tests.conftest import conversation_for
-from tests.processes import ServiceProcesses, database_url
+from tests.processes import ServiceProcesses, database_url, redis_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -34,16 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def broker(settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("worker processes need a database shared between processes (PostgreSQL)")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    client.flushdb()  # our own numbered database only: stale tasks of an earlier run
-    settings.CELERY_BROKER_URL = REDIS_URL
-    celery_app.conf.broker_url = REDIS_URL
+    client = redis_broker(settings, REDIS_URL, "worker processes")
     yield client
     client.flushdb()
 

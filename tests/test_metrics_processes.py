@@ -8,15 +8,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import requests
-from django.db import connection
 
-from integration_admin.celery import app as celery_app
 from mappings.models import Delivery
 from tests.conftest import conversation_for
 from tests.metrics_scrape import value
-from tests.processes import ServiceProcesses
+from tests.processes import ServiceProcesses, redis_broker
 
 REDIS_URL = os.environ.get("TEST_METRICS_REDIS_URL", "redis://127.0.0.1:6379/15")
 INGESTS = 60
@@ -27,16 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def services(settings, tmp_path, transactional_db):
-    if connection.vendor != "postgresql":
-        pytest.skip("web processes need a database shared between them (PostgreSQL)")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    client.flushdb()  # our own numbered database only
-    settings.CELERY_BROKER_URL = REDIS_URL
-    celery_app.conf.broker_url = REDIS_URL
+    client = redis_broker(settings, REDIS_URL, "web processes")
     started = ServiceProcesses(tmp_path, REDIS_URL)
     yield started
     started.stop_all()

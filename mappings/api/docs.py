@@ -67,17 +67,18 @@ MAPPING_SET_PARAMETERS = [
 ]
 
 _DELIVERY_ID = "0b8f3c1e-5d7a-4c52-9d35-3f1c2b7e9a10"
+MODE_PARAMETER = OpenApiParameter(
+    "mode",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    required=False,
+    enum=["sync", "async"],
+    description="Overrides the mapping set's delivery mode for this request (the "
+    "X-Delivery-Mode header does the same)",
+)
 _INGEST_PARAMETERS = [
     *MAPPING_SET_PARAMETERS,
-    OpenApiParameter(
-        "mode",
-        OpenApiTypes.STR,
-        OpenApiParameter.QUERY,
-        required=False,
-        enum=["sync", "async"],
-        description="Overrides the mapping set's delivery mode for this request (the "
-        "X-Delivery-Mode header does the same)",
-    ),
+    MODE_PARAMETER,
     OpenApiParameter(
         "Idempotency-Key",
         OpenApiTypes.STR,

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from mappings.api import platform_examples
-from mappings.api.docs import MAPPING_SET_PARAMETERS
+from mappings.api.docs import MAPPING_SET_PARAMETERS, MODE_PARAMETER
 from mappings.platforms import ADAPTERS
 
 _PLATFORM_PARAMETER = OpenApiParameter(
@@ -40,14 +40,7 @@ _OPTIONS = [
         description='Pypestream: `"success": "true"` or `"error"` instead of a boolean (or the '
         "X-Bridge-Success-Format header)",
     ),
-    OpenApiParameter(
-        "mode",
-        OpenApiTypes.STR,
-        OpenApiParameter.QUERY,
-        required=False,
-        enum=["sync", "async"],
-        description="Overrides the mapping set's delivery mode for this request",
-    ),
+    MODE_PARAMETER,
     OpenApiParameter(
         "Idempotency-Key",
         OpenApiTypes.STR,
