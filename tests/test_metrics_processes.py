@@ -15,7 +15,9 @@ from tests.conftest import conversation_for
 from tests.metrics_scrape import value
 from tests.processes import ServiceProcesses, redis_broker
 
-REDIS_URL = os.environ.get("TEST_METRICS_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The process tests share one broker database: Celery keeps its first broker connection pool
+# for the whole run, so a second database would never reach the workers started on it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 INGESTS = 60
 CLIENT_THREADS = 6
 
