@@ -29,6 +29,7 @@ of docs/benchmarks.md (unless --no-docs).
 import argparse
 import datetime
 import gc
+import os
 import statistics
 import sys
 import time
@@ -275,32 +276,16 @@ LIMITS = """\
 What it measures and what limits it: the platform route does what the generic route does (the
 same mapping, outbox INSERT and answer) plus the adapter (the body read as bytes and checked as
 storable JSON, `parse`, `respond`, the answer's bytes) and, because the platform's turn id is
-the idempotency key, the idempotency store: a fingerprint of the conversation, one SELECT for an
-earlier turn and one UPDATE keeping the answer for a repeat. The "generic + key" column is the
-generic route doing that same idempotency work, so "added vs + key" is the adapter alone, and
-"parse" and "respond" are its pure functions, timed apart from any route. Single-threaded, in
-process, on one core of a shared 2-core machine; the database round trips to the local
-PostgreSQL are the largest share of every request; absolute figures move with the machine's
-load (its load average was 3-4 during the run), the added p50 less: the ways run side by side.
-The adapter's cost is per request and CPU only, so it scales with web processes as the generic
-ingest does.
-
-Why the goal is missed beside the generic route without a key (profiled with cProfile, Rasa,
-300 requests per way, 2026-12-01): the adapter is not the cost. Per request the platform
-route spent 0.6 ms in `raw_request`, 0.35 in `parse`, 0.57 in `check_storable`, 0.1 in
-`respond` and `http_response` together (cProfile's figures, inflated by its own overhead: the
-"added vs + key" column, 0.03-0.38 ms, is the same work unprofiled), and 3.7 ms looking up an
-earlier delivery with the turn's key plus 1.9 ms storing the answer, the two database round
-trips the generic route without a key does not make. Their SQL is cheap (the lookup is an
-index scan on the client's unique key, 0.09 ms execution; a bare SELECT round trip 0.05 ms and
-an UPDATE with its commit 0.11 ms, measured with psycopg on the same server), but each round
-trip waits for the PostgreSQL backend to be scheduled on a machine whose load average was 3-4
-on 2 cores during the run, and each builds its statement through the ORM. The idempotency
-store is the route's design (a platform that retries a turn must get the first answer), not
-the adapter's, and lives in mappings/ingest/conversations.py, so it was left as it is. What
-would shrink it for a first turn: insert first and let the unique (api_client,
-idempotency_key) constraint find a repeat (the IntegrityError branch of `ingest` already
-handles one), and write the async answer in the same INSERT instead of an UPDATE after it."""
+the idempotency key, the idempotency store: a fingerprint of the conversation, stored with the
+row. A first turn costs the store no round trip of its own: the INSERT's unique (client, key)
+constraint is what finds a repeat, and an async answer is written in that same INSERT
+(mappings/ingest/conversations.py). The "generic + key" column is the generic route doing that
+same idempotency work, so "added vs + key" is the adapter alone, and "parse" and "respond" are
+its pure functions, timed apart from any route. Single-threaded, in process, on one core of a
+shared 2-core machine; the database round trips to the local PostgreSQL are the largest share
+of every request, so absolute figures move with the machine's load (given above), the added p50
+less: the ways run side by side. The adapter's cost is per request and CPU only, so it scales
+with web processes as the generic ingest does."""
 
 
 def write_docs(rows: list[dict], args) -> None:
@@ -314,7 +299,8 @@ def write_docs(rows: list[dict], args) -> None:
             f"process through Django's test client, {args.requests} requests per way and round, "
             f"{args.rounds} rounds after a warm-up, the three ways interleaved request by "
             "request; p50: median of the rounds' p50, p99: over all requests; added p50 and "
-            "ratio: medians of the per-round figures).",
+            f"ratio: medians of the per-round figures; load average before and after the run: "
+            f"{args.load_before:.1f} and {os.getloadavg()[0]:.1f}).",
             "",
             table(rows),
             "",
@@ -349,6 +335,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=5, help="timeit runs of parse, respond")
     parser.add_argument("--platforms", default=",".join(PARAMETERS))
     args = report.parse_args(parser, {"requests": 5, "rounds": 1, "repeats": 1}, argv)
+    args.load_before = os.getloadavg()[0]
     services.use_bench_settings(DEFAULT_DATABASE)
     django.setup()
     from django.core.management import call_command
