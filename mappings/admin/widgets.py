@@ -46,3 +46,31 @@ class SuggestedInput(forms.TextInput):
 
     def __init__(self, list_id: str, attrs: dict | None = None):
         super().__init__(attrs={**(attrs or {}), "list": list_id, "size": 28})
+
+
+class TransformsEditor(forms.Textarea):
+    """The transforms' JSON list, which the row editor's script shows as a list of steps.
+
+    The textarea stays the field (what is posted, and what works without JavaScript); the script
+    (static/mappings/row_editor.js) draws the steps from it and writes every change back.
+    """
+
+    class Media:
+        js = ["mappings/row_editor.js"]
+        css = {"all": ["mappings/row_editor.css"]}
+
+    def __init__(self, attrs: dict | None = None):
+        super().__init__(
+            attrs={"rows": 2, "cols": 24, "data-transforms-editor": "", **(attrs or {})}
+        )
+
+
+class TargetPicker(forms.TextInput):
+    """The Braze target as text, which the row editor's script offers as a grouped choice."""
+
+    class Media:
+        js = ["mappings/row_editor.js"]
+        css = {"all": ["mappings/row_editor.css"]}
+
+    def __init__(self, attrs: dict | None = None):
+        super().__init__(attrs={"size": 18, "data-target-picker": "", **(attrs or {})})
