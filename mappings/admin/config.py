@@ -279,12 +279,11 @@ class MappingSetAdmin(SimpleHistoryAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         mapping_set = self.get_object(request, object_id)
         if mapping_set is not None:
-            recent = draft_preview.recent_deliveries(mapping_set)
             extra_context = {
-                **(extra_context or {}), "recent_deliveries": recent,
-                "default_sample": draft_preview.default_sample(recent),
+                **(extra_context or {}),
+                **draft_preview.page_samples(mapping_set, request.GET.get("delivery")),
                 "editing_draft": drafts.edited_draft(request, mapping_set) is not None,
-            }  # fmt: skip
+            }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
