@@ -97,3 +97,26 @@ def test_an_admin_maps_two_rows_with_clicks_previews_publishes_and_finds_the_ver
     assert f"/versions/{published.number}/" in page.url
     assert "City and phone from the bot" in page.content()
     _shot(page, "05-version")
+
+
+def test_a_rejected_delivery_links_to_the_preview_with_its_conversation_loaded(
+    page, live_server, mapping_set, ingest, braze
+):
+    config_io.record_version(mapping_set, "", None)
+    conversation = _conversation("u-3")
+    conversation["user"]["profile"]["email"] = "not-an-email"
+    ingest.post("support-bot", conversation)
+    ingest.post("support-bot", _conversation("u-4"))  # newer, accepted: not the default pick
+    rejected = Delivery.objects.get(external_id="u-3")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/logs/deliveries/{rejected.pk}/")
+
+    assert "not-an-email" in page.inner_text("#mapping-problems")
+    assert "Nothing was sent to Braze" in page.inner_text("#braze-json-none")
+    _shot(page, "06-rejected")
+    page.click("#fix-mapping")
+
+    problems = page.wait_for_selector("#preview-sample-problems")
+    assert "user.profile.email" in problems.inner_text()
+    assert page.input_value("#preview-delivery") == str(rejected.pk)
+    assert "would reject" in page.inner_text("#preview-verdict")
