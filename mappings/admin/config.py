@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from mappings.admin import connection as admin_connection
-from mappings.admin import draft_preview, drafts, row_editor, versions
+from mappings.admin import draft_preview, drafts, fast_widgets, row_editor, versions
 from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
@@ -106,6 +106,7 @@ class FieldMappingInline(admin.TabularInline):
         kwargs["widgets"] = {
             "source_path": SuggestedInput("seen-paths"),
             "target_attribute": TargetPicker(),
+            **fast_widgets.ROW_WIDGETS,
         }
         return super().get_formset(request, obj, **kwargs)
 

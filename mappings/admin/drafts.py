@@ -14,7 +14,7 @@ from django import forms
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 
-from mappings.admin import row_editor
+from mappings.admin import fast_widgets, row_editor
 from mappings.management import config_io
 from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
 
@@ -99,12 +99,16 @@ class DraftRowsFormSet(BaseInlineFormSet):
     """
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
-        kwargs = super().get_form_kwargs(index)
+        kwargs = {**super().get_form_kwargs(index), "error_class": fast_widgets.QuietErrorList}
         if index is not None and index >= self.initial_form_count():
             last = max((row.position for row in self.get_queryset()), default=None)
             offset = index - self.initial_form_count()
             kwargs["initial"] = row_editor.next_positions(last, offset + 1)[offset]
         return kwargs
+
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        fast_widgets.use_fast_widgets(form, ("id", "mapping_set", "DELETE"))
 
     def validate_unique(self) -> None:
         """A Braze target sent by two rows: say which rows, at the later row's target."""
