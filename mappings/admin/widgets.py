@@ -54,12 +54,9 @@ class TransformsEditor(DirectRender, forms.Textarea):
     """The transforms' JSON list, which the row editor's script shows as a list of steps.
 
     The textarea stays the field (what is posted, and what works without JavaScript); the script
-    (static/mappings/row_editor.js) draws the steps from it and writes every change back.
+    (static/mappings/row_editor.js, loaded by the mapping set's change form: not as widget
+    media, which the admin would merge once per row) draws the steps and writes changes back.
     """
-
-    class Media:
-        js = ["mappings/row_editor.js"]
-        css = {"all": ["mappings/row_editor.css"]}
 
     def __init__(self, attrs: dict | None = None):
         super().__init__(
@@ -69,10 +66,6 @@ class TransformsEditor(DirectRender, forms.Textarea):
 
 class TargetPicker(DirectRender, forms.TextInput):
     """The Braze target as text, which the row editor's script offers as a grouped choice."""
-
-    class Media:
-        js = ["mappings/row_editor.js"]
-        css = {"all": ["mappings/row_editor.css"]}
 
     def __init__(self, attrs: dict | None = None):
         super().__init__(attrs={"size": 18, "data-target-picker": "", **(attrs or {})})
