@@ -10,6 +10,7 @@ from mappings.engine import catalogue, targets, transforms
 from mappings.management import config_io
 from mappings.models import FieldMapping
 from tests.admin_forms import mapping_set_change_form
+from tests.conftest import conversation_for
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +124,22 @@ def test_every_option_and_standard_attribute_has_an_editor_entry():
     assert set(catalogue.STANDARD_FORMATS) == set(targets.STANDARD_ATTRIBUTES)
     lookup = {option["name"]: option for option in listed["lookup"]["options"]}
     assert lookup["table"]["input"] == "table" and lookup["table"]["required"]
+
+
+def test_the_source_field_suggests_seen_paths_with_types_and_an_example(
+    admin_client, mapping_set, ingest, braze
+):
+    conversation = conversation_for("u-5", city="Porto")
+    conversation["answers"]["pin"] = "4321"
+    ingest.post("support-bot", conversation)
+    FieldMapping.objects.create(
+        mapping_set=mapping_set, position=9, source_path="answers.pin", target_attribute="pin",
+        is_sensitive=True,
+    )  # fmt: skip
+
+    page = admin_client.get(change_url(mapping_set)).content.decode()
+
+    datalist = re.search(r'<datalist id="seen-paths">(.*?)</datalist>', page, re.S)[1]
+    assert '<option value="answers.city">string · e.g. Porto</option>' in datalist
+    assert '<option value="answers.pin">string</option>' in datalist
+    assert "4321" not in datalist

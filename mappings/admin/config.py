@@ -260,10 +260,8 @@ class MappingSetAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Seen source paths")
     def seen_paths(self, mapping_set: MappingSet) -> str:
-        seen = list(mapping_set.seen_paths.all()) if mapping_set.pk else []
-        options = format_html_join(
-            "", '<option value="{}">{}</option>', ((s.path, ", ".join(s.types)) for s in seen)
-        )
+        seen = row_editor.path_suggestions(mapping_set) if mapping_set.pk else []
+        options = format_html_join("", '<option value="{}">{}</option>', seen)
         summary = f"{len(seen)} paths seen in received conversations (offered as suggestions)"
         return format_html('{}<datalist id="seen-paths">{}</datalist>', summary, options)
 

@@ -7,10 +7,11 @@ path, that this process has not yet seen stored (most conversations of a bot sha
 """
 
 import functools
+import itertools
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -66,20 +67,14 @@ def _jmespath_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def paths_of(document: Any) -> dict[str, set[str]]:
-    """Every path in ``document`` (bounded), with the JSON types found there."""
-    found: dict[str, set[str]] = {}
-    # Breadth first (a deque: popping the head of a list is linear), so the bound on paths
-    # keeps the shallow ones.
+def _walk(document: Any) -> Iterator[tuple[str, Any]]:
+    """(path, value) for every path in ``document``, breadth first (a deque: popping the head of
+    a list is linear), so a caller that stops at a bound keeps the shallow ones."""
     pending: deque[tuple[str, Any, int]] = deque([("", document, 0)])
-    while pending and len(found) < MAX_PATHS:
+    while pending:
         prefix, value, depth = pending.popleft()
         if prefix:
-            types = found.get(prefix)
-            if types is None:
-                found[prefix] = {json_type(value)}
-            else:
-                types.add(json_type(value))
+            yield prefix, value
         if depth >= MAX_DEPTH:
             continue
         if isinstance(value, dict):
@@ -89,6 +84,28 @@ def paths_of(document: Any) -> dict[str, set[str]]:
         elif isinstance(value, list) and prefix:
             for index, item in enumerate(value[:MAX_LIST_ITEMS]):
                 pending.append((f"{prefix}[{index}]", item, depth + 1))
+
+
+def paths_of(document: Any) -> dict[str, set[str]]:
+    """Every path in ``document`` (bounded), with the JSON types found there."""
+    found: dict[str, set[str]] = {}
+    for path, value in _walk(document):
+        types = found.get(path)
+        if types is None:
+            if len(found) >= MAX_PATHS:
+                break
+            found[path] = {json_type(value)}
+        else:
+            types.add(json_type(value))
+    return found
+
+
+def examples_of(document: Any) -> dict[str, Any]:
+    """The first text, number or boolean found at each path of ``document`` (bounded)."""
+    found: dict[str, Any] = {}
+    for path, value in itertools.islice(_walk(document), MAX_PATHS * 4):
+        if path not in found and isinstance(value, str | int | float | bool):
+            found[path] = value
     return found
 
 
