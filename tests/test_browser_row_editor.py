@@ -120,3 +120,25 @@ def test_a_rejected_delivery_links_to_the_preview_with_its_conversation_loaded(
     assert "user.profile.email" in problems.inner_text()
     assert page.input_value("#preview-delivery") == str(rejected.pk)
     assert "would reject" in page.inner_text("#preview-verdict")
+
+
+def test_steps_are_reordered_and_a_lookup_table_is_filled_in_pairs_then_shown_as_json(
+    page, live_server, mapping_set
+):
+    page.goto(f"{live_server.url}/admin/mappings/mappingset/{mapping_set.pk}/change/")
+    identifier = page.locator(".field-identifier_transforms")
+    identifier.locator("select.transform-add").select_option("trim")
+    identifier.locator("select.transform-add").select_option("lookup")
+    identifier.locator(".table-key").fill("sim")
+    identifier.locator(".table-value").fill("yes")
+    identifier.locator("button[title='Move up']").click()  # lookup before trim
+
+    identifier.locator(".transforms-toggle").click()
+
+    textarea = page.locator("#id_identifier_transforms")
+    assert textarea.is_visible()
+    assert textarea.input_value() == '[{"name":"lookup","table":{"sim":"yes"}},"trim"]'
+    textarea.fill('["upper"]')
+    identifier.locator(".transforms-toggle").click()
+    assert not textarea.is_visible()
+    assert identifier.locator("select.transform-kind").input_value() == "upper"
