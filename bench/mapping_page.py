@@ -98,8 +98,9 @@ def _report(rows: int, paths: int, rounds: int, timings: list[float], size: int)
     return "\n".join([
         "## The mapping set page (`python bench/mapping_page.py`)",
         "",
-        f"{report.machine()}. {rows} rows, {paths} discovered paths, {rounds} rounds, "
-        "in-process through Django's test client (server time only).",
+        f"{report.machine()}, load average {os.getloadavg()[0]:.1f} at the end (other work on "
+        f"the machine slows every figure). {rows} rows, {paths} discovered paths, {rounds} "
+        "rounds, in-process through Django's test client (server time only).",
         "",
         "| page | median ms | fastest ms | slowest ms | HTML KB |",
         "|---|---|---|---|---|",
