@@ -132,3 +132,10 @@ def test_the_platform_benchmark_sends_each_platform_route_beside_the_generic_rou
     assert (
         "| platform | platform route p50 / p99 ms | generic p50 / p99 ms | added p50 ms" in printed
     )
+
+
+def test_the_mapping_page_benchmark_times_the_page_with_its_rows_and_paths(bench_database):
+    printed = _run_smoke("bench/mapping_page.py", DATABASE_URL=bench_database)
+
+    assert "5 rows, 20 discovered paths, 1 rounds" in printed
+    assert "| mapping set change page |" in printed

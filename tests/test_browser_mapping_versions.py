@@ -25,7 +25,7 @@ def test_an_admin_previews_a_row_change_sees_it_highlighted_and_publishes_it(
     ingest.post("support-bot", conversation_for("u-7", city="Porto"))
     page.goto(f"{live_server.url}/admin/mappings/mappingset/{mapping_set.pk}/change/")
 
-    page.fill("#id_rows-2-transforms", '["upper"]')
+    page.locator("#rows-2 select.transform-add").select_option("upper")
     page.click("#preview-changes")
     changed = page.wait_for_selector("#preview-fields tr.change-changed")
 

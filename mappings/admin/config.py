@@ -1,6 +1,5 @@
 """Configuration admins: environments, credentials, mapping sets and API clients, with history."""
 
-from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -12,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from mappings.admin import connection as admin_connection
-from mappings.admin import draft_preview, drafts, versions
+from mappings.admin import draft_preview, drafts, fast_widgets, row_editor, versions
 from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
@@ -22,7 +21,7 @@ from mappings.admin.forms import (
     FieldMappingForm,
     MappingSetForm,
 )
-from mappings.admin.widgets import SuggestedInput
+from mappings.admin.widgets import SuggestedInput, TargetPicker
 from mappings.delivery import connection_check
 from mappings.ingest import discovery
 from mappings.management import config_io
@@ -106,7 +105,8 @@ class FieldMappingInline(admin.TabularInline):
         # Source paths seen in this set's conversations are offered as suggestions.
         kwargs["widgets"] = {
             "source_path": SuggestedInput("seen-paths"),
-            "transforms": forms.Textarea(attrs={"rows": 1, "cols": 30}),
+            "target_attribute": TargetPicker(),
+            **fast_widgets.ROW_WIDGETS,
         }
         return super().get_formset(request, obj, **kwargs)
 
@@ -260,10 +260,8 @@ class MappingSetAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Seen source paths")
     def seen_paths(self, mapping_set: MappingSet) -> str:
-        seen = list(mapping_set.seen_paths.all()) if mapping_set.pk else []
-        options = format_html_join(
-            "", '<option value="{}">{}</option>', ((s.path, ", ".join(s.types)) for s in seen)
-        )
+        seen = row_editor.path_suggestions(mapping_set) if mapping_set.pk else []
+        options = format_html_join("", '<option value="{}">{}</option>', seen)
         summary = f"{len(seen)} paths seen in received conversations (offered as suggestions)"
         return format_html('{}<datalist id="seen-paths">{}</datalist>', summary, options)
 
@@ -280,13 +278,16 @@ class MappingSetAdmin(SimpleHistoryAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         mapping_set = self.get_object(request, object_id)
         if mapping_set is not None:
-            recent = draft_preview.recent_deliveries(mapping_set)
             extra_context = {
-                **(extra_context or {}), "recent_deliveries": recent,
-                "default_sample": draft_preview.default_sample(recent),
+                **(extra_context or {}),
+                **draft_preview.page_samples(mapping_set, request.GET.get("delivery")),
                 "editing_draft": drafts.edited_draft(request, mapping_set) is not None,
-            }  # fmt: skip
+            }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), **row_editor.page_context()}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

@@ -31,6 +31,23 @@ def default_sample(recent: list[Delivery]) -> Delivery | None:
     return (accepted or recent or [None])[0]
 
 
+def page_samples(mapping_set: MappingSet, asked: str | None) -> dict[str, Any]:
+    """The change page's conversation choices: the recent ones, and which is picked.
+
+    ``asked`` (the page's ``?delivery=<id>``, from a delivery page's "Fix the mapping for this")
+    is picked even when older than the recent ones, and the page previews it at once.
+    """
+    recent = recent_deliveries(mapping_set)
+    picked = _picked(mapping_set, asked)
+    if picked is not None and picked not in recent:
+        recent.insert(0, picked)
+    return {
+        "recent_deliveries": recent,
+        "default_sample": picked or default_sample(recent),
+        "preview_on_load": picked is not None,
+    }
+
+
 def _sample(mapping_set: MappingSet, data) -> tuple[Any, str, str | None]:
     """(conversation, where it came from, error)."""
     pasted = (data.get("preview_conversation") or "").strip()
@@ -89,6 +106,7 @@ def changes(mapping_set: MappingSet, document: dict[str, Any], data) -> dict[str
         result, outcomes = preview.compare(published, edited, conversation, now)
         context.update(
             would_send=result.ok,
+            sample_problems=[problem.as_dict() for problem in result.problems],
             trace=mapping.trace(edited, conversation),
             outcomes=outcomes,
             changed_fields=sum(outcome.change != "same" for outcome in outcomes),

@@ -14,6 +14,7 @@ from django import forms
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 
+from mappings.admin import fast_widgets, row_editor
 from mappings.management import config_io
 from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
 
@@ -71,7 +72,7 @@ def _posted_rows(formset) -> list[FieldMapping]:
             continue
         if form.has_changed() or form.instance.pk:
             rows.append(form.instance)  # a valid form has put its values on its instance
-        elif form.initial:  # an untouched draft row: its form skipped validation
+        elif "target_attribute" in form.initial:  # an untouched draft row: not validated
             rows.append(FieldMapping(**form.initial))
     return sorted(rows, key=lambda row: row.position)
 
@@ -92,7 +93,44 @@ def _row_message(problem: config_io.ConfigProblem, document: dict[str, Any]) -> 
 
 
 class DraftRowsFormSet(BaseInlineFormSet):
-    """Checks the rows together as an import would (duplicate targets, untouched draft rows)."""
+    """Checks the rows together as an import would (duplicate targets, untouched draft rows).
+
+    New rows start after the last one (not at position 0, which would put them first).
+    """
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        kwargs = {**super().get_form_kwargs(index), "error_class": fast_widgets.QuietErrorList}
+        if index is not None and index >= self.initial_form_count():
+            last = max((row.position for row in self.get_queryset()), default=None)
+            offset = index - self.initial_form_count()
+            kwargs["initial"] = row_editor.next_positions(last, offset + 1)[offset]
+        return kwargs
+
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        fast_widgets.use_fast_widgets(form, ("id", "mapping_set", "DELETE"))
+
+    def validate_unique(self) -> None:
+        """A Braze target sent by two rows: say which rows, at the later row's target."""
+        first_row: dict[str, int] = {}
+        messages = []
+        for number, form in enumerate(self.forms, start=1):
+            if form in self.deleted_forms or not form.is_valid():
+                continue
+            target = form.cleaned_data.get("target_attribute") or form.initial.get(
+                "target_attribute"
+            )
+            if not target:
+                continue
+            if target not in first_row:
+                first_row[target] = number
+                continue
+            said = f"row {first_row[target]} already sends to {target}; one row per Braze target"
+            form.add_error("target_attribute", said[0].upper() + said[1:])
+            messages.append(f"Row {number} ({target}), Braze target: {said}")
+        if messages:
+            raise forms.ValidationError(messages)
+        super().validate_unique()
 
     def clean(self) -> None:
         super().clean()

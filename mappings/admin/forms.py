@@ -4,10 +4,13 @@ The mapping set and row forms ask the mapping engine whether the configuration c
 show each problem at the field it belongs to; the models themselves stay plain data.
 """
 
+import json
+import re
+
 from django import forms
 
 from mappings import braze_endpoints
-from mappings.admin.widgets import DatalistInput, SecretInput
+from mappings.admin.widgets import DatalistInput, SecretInput, TransformsEditor
 from mappings.engine import mapping
 from mappings.engine.spec import MappingSpec, RowSpec
 from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
@@ -21,6 +24,20 @@ IDENTIFIER_FIELDS = {
 }
 # Where the engine's row locations (rows[i].<part>) show in the row form.
 ROW_FIELDS = {"source": "source_path", "target": "target_attribute", "transforms": "transforms"}
+# Transform names typed without the JSON around them: "trim" or "trim, lower".
+_BARE_NAMES = re.compile(r"[a-z_]+(?:\s*,\s*[a-z_]+)*")
+
+
+class TransformsField(forms.JSONField):
+    """The transforms' JSON list; bare names (``trim, lower``) are read as that list."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, initial=list, widget=TransformsEditor(), **kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str) and _BARE_NAMES.fullmatch(value.strip()):
+            value = json.dumps([name.strip() for name in value.split(",")])
+        return super().to_python(value)
 
 
 class EnvironmentForm(forms.ModelForm):
@@ -68,6 +85,9 @@ class ApiClientForm(forms.ModelForm):
 
 
 class MappingSetForm(forms.ModelForm):
+    identifier_transforms = TransformsField(
+        help_text=MappingSet._meta.get_field("identifier_transforms").help_text
+    )
     # The draft's values when the page edits a draft (the admin sets it; see admin/drafts.py).
     draft_initial: dict = {}
 
@@ -103,6 +123,8 @@ class MappingSetForm(forms.ModelForm):
 
 
 class FieldMappingForm(forms.ModelForm):
+    transforms = TransformsField(help_text=FieldMapping._meta.get_field("transforms").help_text)
+
     class Meta:
         model = FieldMapping
         fields = [
@@ -122,6 +144,8 @@ class FieldMappingForm(forms.ModelForm):
             sensitive=bool(data.get("is_sensitive")),
         )
         for problem in mapping.validate_row(row, self._identifier_type()):
+            if problem.field == "transforms" and "transforms" in self.errors:
+                continue  # the field's own validator has said it (once is enough)
             self.add_error(ROW_FIELDS.get(problem.field), problem.message)
         return data
 

@@ -6,6 +6,8 @@ from typing import Any
 from django import forms
 from django.utils.html import format_html, format_html_join
 
+from mappings.admin.fast_widgets import DirectRender
+
 
 def pretty_json(value: Any) -> str:
     """Render JSON (or a JSON string) indented inside <pre>, escaped."""
@@ -41,8 +43,29 @@ class SecretInput(forms.PasswordInput):
         )
 
 
-class SuggestedInput(forms.TextInput):
+class SuggestedInput(DirectRender, forms.TextInput):
     """A text input that suggests the options of a <datalist> rendered elsewhere on the page."""
 
     def __init__(self, list_id: str, attrs: dict | None = None):
         super().__init__(attrs={**(attrs or {}), "list": list_id, "size": 28})
+
+
+class TransformsEditor(DirectRender, forms.Textarea):
+    """The transforms' JSON list, which the row editor's script shows as a list of steps.
+
+    The textarea stays the field (what is posted, and what works without JavaScript); the script
+    (static/mappings/row_editor.js, loaded by the mapping set's change form: not as widget
+    media, which the admin would merge once per row) draws the steps and writes changes back.
+    """
+
+    def __init__(self, attrs: dict | None = None):
+        super().__init__(
+            attrs={"rows": 2, "cols": 24, "data-transforms-editor": "", **(attrs or {})}
+        )
+
+
+class TargetPicker(DirectRender, forms.TextInput):
+    """The Braze target as text, which the row editor's script offers as a grouped choice."""
+
+    def __init__(self, attrs: dict | None = None):
+        super().__init__(attrs={"size": 18, "data-target-picker": "", **(attrs or {})})

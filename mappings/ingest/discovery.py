@@ -7,10 +7,11 @@ path, that this process has not yet seen stored (most conversations of a bot sha
 """
 
 import functools
+import itertools
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -66,20 +67,14 @@ def _jmespath_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def paths_of(document: Any) -> dict[str, set[str]]:
-    """Every path in ``document`` (bounded), with the JSON types found there."""
-    found: dict[str, set[str]] = {}
-    # Breadth first (a deque: popping the head of a list is linear), so the bound on paths
-    # keeps the shallow ones.
+def _walk(document: Any) -> Iterator[tuple[str, Any]]:
+    """(path, value) for every path in ``document``, breadth first (a deque: popping the head of
+    a list is linear), so a caller that stops at a bound keeps the shallow ones."""
     pending: deque[tuple[str, Any, int]] = deque([("", document, 0)])
-    while pending and len(found) < MAX_PATHS:
+    while pending:
         prefix, value, depth = pending.popleft()
         if prefix:
-            types = found.get(prefix)
-            if types is None:
-                found[prefix] = {json_type(value)}
-            else:
-                types.add(json_type(value))
+            yield prefix, value
         if depth >= MAX_DEPTH:
             continue
         if isinstance(value, dict):
@@ -89,6 +84,28 @@ def paths_of(document: Any) -> dict[str, set[str]]:
         elif isinstance(value, list) and prefix:
             for index, item in enumerate(value[:MAX_LIST_ITEMS]):
                 pending.append((f"{prefix}[{index}]", item, depth + 1))
+
+
+def paths_of(document: Any) -> dict[str, set[str]]:
+    """Every path in ``document`` (bounded), with the JSON types found there."""
+    found: dict[str, set[str]] = {}
+    for path, value in _walk(document):
+        types = found.get(path)
+        if types is None:
+            if len(found) >= MAX_PATHS:
+                break
+            found[path] = {json_type(value)}
+        else:
+            types.add(json_type(value))
+    return found
+
+
+def examples_of(document: Any) -> dict[str, Any]:
+    """The first text, number or boolean found at each path of ``document`` (bounded)."""
+    found: dict[str, Any] = {}
+    for path, value in itertools.islice(_walk(document), MAX_PATHS * 4):
+        if path not in found and isinstance(value, str | int | float | bool):
+            found[path] = value
     return found
 
 
@@ -246,16 +263,19 @@ def mapped_paths(mapping_set: MappingSet) -> set[str]:
 def unmapped(mapping_set: MappingSet) -> list[SeenPath]:
     """Seen leaf paths no row reads (neither the path nor a parent or child of it)."""
     mapped = mapped_paths(mapping_set)
+    # Every "."-parent of a read path: a seen path among them has a child that a row reads.
+    parents = {used[:end] for used in mapped for end, char in enumerate(used) if char == "."}
     return [
         seen
         for seen in mapping_set.seen_paths.all()
-        if not {"object", "array"} >= set(seen.types) and not _is_mapped(seen.path, mapped)
+        if not {"object", "array"} >= set(seen.types) and not _is_mapped(seen.path, mapped, parents)
     ]
 
 
-def _is_mapped(path: str, mapped: set[str]) -> bool:
-    """Whether a row reads this path, a parent of it or a child of it."""
-    return any(
-        path == used or path.startswith((used + ".", used + "[")) or used.startswith(path + ".")
-        for used in mapped
-    )
+def _is_mapped(path: str, mapped: set[str], parents: set[str]) -> bool:
+    """Whether a row reads this path, a parent of it or a child of it (set look-ups, not a scan
+    of every row: the page lists hundreds of paths against a hundred rows)."""
+    if path in mapped or path in parents:
+        return True
+    cuts = (end for end, char in enumerate(path) if char in ".[")
+    return any(path[:end] in mapped for end in cuts)

@@ -37,7 +37,7 @@ class DeliveryView:
     delivery: Delivery
     received: str
     braze_body: str
-    problems: str
+    problems: list[dict[str, Any]]
     attempts: list[AttemptView]
     masked_attributes: list[str]
 
@@ -53,10 +53,24 @@ def delivery_view(delivery: Delivery) -> DeliveryView:
         delivery=delivery,
         received=pretty(redaction.mask_conversation(delivery.received_payload, sensitivity)),
         braze_body=pretty(redaction.mask_braze_body(delivery.braze_payload, sensitivity)),
-        problems=pretty(delivery.problems),
+        problems=problem_rows(delivery.problems, sensitivity),
         attempts=[attempt_view(attempt, sensitivity) for attempt in attempts],
         masked_attributes=sorted(sensitivity.attributes),
     )
+
+
+def problem_rows(problems: Any, sensitivity: Sensitivity) -> list[dict[str, Any]]:
+    """The stored problems as table rows; a value of a row marked sensitive since is masked too."""
+    rows = []
+    for problem in problems if isinstance(problems, list) else []:
+        if not isinstance(problem, dict):
+            continue
+        sensitive = (
+            problem.get("target") in sensitivity.attributes
+            or problem.get("source_path") in sensitivity.source_paths
+        )
+        rows.append({**problem, "value": redaction.MASK if sensitive else problem.get("value")})
+    return rows
 
 
 def attempt_view(attempt: DeliveryAttempt, sensitivity: Sensitivity) -> AttemptView:
