@@ -34,6 +34,7 @@ from mappings.delivery import attempt_rows, braze, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
 from mappings.delivery.retry_policy import gives_up
 from mappings.encryption import SecretDecryptionError
+from mappings.lookups import profile_cache
 from mappings.models import (
     BrazeCredential,
     DeliveredAttributes,
@@ -370,6 +371,9 @@ def _record_answer(environment, claim: _Claim, batch: Batch, answer: braze.Braze
     if claim.gate_failures:  # else a no-op write per request; a later success resets it
         outbox.record_success(environment.pk)
     _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
+    # A lookup of these users must read what was just written, not our cached profile (every
+    # user of the request: one whose object Braze refused may still have had others applied).
+    profile_cache.forget(environment.pk, [claim.deliveries[k].external_id for k in batch.keys])
 
 
 def _reject(claim: _Claim, key: Hashable, errors: list[dict], answer) -> None:

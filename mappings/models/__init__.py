@@ -8,6 +8,7 @@ from mappings.models.audit import (
 )
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.discovery import SeenPath
+from mappings.models.lookups import Lookup, LookupField, LookupOutcome
 from mappings.models.versions import MappingVersion
 
 __all__ = [
@@ -19,6 +20,9 @@ __all__ = [
     "DeliveryGate",
     "Environment",
     "FieldMapping",
+    "Lookup",
+    "LookupField",
+    "LookupOutcome",
     "MappingSet",
     "MappingVersion",
     "SeenPath",
