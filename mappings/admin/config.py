@@ -31,7 +31,6 @@ from mappings.models import (
     BrazeCredential,
     Environment,
     FieldMapping,
-    LookupField,
     MappingSet,
     MappingVersion,
 )
@@ -116,24 +115,10 @@ class FieldMappingInline(admin.TabularInline):
         return 1 + (len(draft.document.get("rows", [])) if draft else 0)
 
 
-class LookupFieldInline(admin.TabularInline):
-    """Read rows: the Braze profile fields a bot may look up, under its own names."""
-
-    model = LookupField
-    extra = 1
-    fields = ["position", "braze_field", "bot_name", "transforms", "is_sensitive"]
-    verbose_name = "lookup field (read from Braze)"
-    verbose_name_plural = "lookup fields (read from Braze for POST .../lookup/)"
-
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["widgets"] = {"transforms": forms.Textarea(attrs={"rows": 1, "cols": 30})}
-        return super().get_formset(request, obj, **kwargs)
-
-
 @admin.register(MappingSet)
 class MappingSetAdmin(SimpleHistoryAdmin):
     form = MappingSetForm
-    inlines = [FieldMappingInline, LookupFieldInline]
+    inlines = [FieldMappingInline]
     list_display = ["slug", "name", "environment", "is_active", "row_count", "ingest_url"]
     list_filter = ["is_active", "environment"]
     list_select_related = ["environment"]
@@ -147,7 +132,6 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         ("Problems", {"fields": ["on_problem"]}),
         ("Delivery", {"fields": ["delivery_mode", "sync_budget_seconds",
                                  "dedup_unchanged_attributes", "partial_success"]}),
-        ("Lookups", {"fields": ["lookup_ttl_seconds"]}),
         ("Field discovery", {"fields": ["seen_paths", "unmapped_paths"]}),
     ]  # fmt: skip
     readonly_fields = ["version", "versions_link", "seen_paths", "unmapped_paths"]

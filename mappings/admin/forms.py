@@ -77,7 +77,6 @@ class MappingSetForm(forms.ModelForm):
             "name", "slug", "environment", "is_active", "braze_partner", "identifier_type",
             "identifier_source_path", "identifier_transforms", "alias_label", "on_problem",
             "delivery_mode", "sync_budget_seconds", "dedup_unchanged_attributes", "partial_success",
-            "lookup_ttl_seconds",
         ]  # fmt: skip
 
     def __init__(self, *args, **kwargs) -> None:

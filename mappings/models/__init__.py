@@ -8,7 +8,7 @@ from mappings.models.audit import (
 )
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.discovery import SeenPath
-from mappings.models.lookups import Lookup, LookupField, LookupOutcome
+from mappings.models.lookups import Lookup, LookupField, LookupOutcome, LookupSettings
 from mappings.models.versions import MappingVersion
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Lookup",
     "LookupField",
     "LookupOutcome",
+    "LookupSettings",
     "MappingSet",
     "MappingVersion",
     "SeenPath",

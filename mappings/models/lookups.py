@@ -119,3 +119,13 @@ class Lookup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id or '?'} {self.outcome}"
+
+
+class LookupSettings(MappingSet):
+    """A mapping set seen for its lookups only: the admin's "Lookups" page edits its TTL and
+    read rows there, apart from the write rows' draft-and-publish page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "lookup configuration"
+        verbose_name_plural = "lookup configurations"
