@@ -23,6 +23,23 @@ _UNKNOWN = {
     "message": "Not read from Braze: our export budget for this minute is spent, and nothing "
     "is cached",
 }
+_CX = {
+    "sessionInfo": {
+        "parameters": {
+            "customer_tier": "gold",
+            "first_name": "Ana",
+            "braze_lookup_status": "found",
+            "braze_lookup_outcome": "hit",
+        }
+    }
+}
+_FLAT = {
+    "customer_tier": "gold",
+    "first_name": "Ana",
+    "success": True,
+    "braze_lookup_status": "found",
+    "braze_lookup_outcome": "miss",
+}
 _HOW = (
     "Reads the conversation's user (found as a write finds it: the mapping set's identifier "
     "path) from our cache or Braze `POST /users/export/ids`, asking Braze only for the fields "
@@ -65,5 +82,16 @@ PLATFORM_LOOKUP = extend_schema(
         "application/json": OpenApiTypes.OBJECT,
         "application/x-www-form-urlencoded": OpenApiTypes.OBJECT,
     },
-    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The platform's answer")},
+    responses={
+        200: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="The fields as the platform's parameters (always 200: the flow branches "
+            "on braze_lookup_status)",
+            examples=[
+                OpenApiExample("Dialogflow CX", value=_CX),
+                OpenApiExample("Voiceflow, Botpress, Pypestream, Twilio Studio", value=_FLAT),
+            ],
+        ),
+        **schema.error_responses(400, 401, 403, 404, 409, 429),
+    },
 )
