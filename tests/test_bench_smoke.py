@@ -124,3 +124,13 @@ def test_the_platform_benchmark_sends_each_platform_route_beside_the_generic_rou
     assert (
         "| platform | platform route p50 / p99 ms | generic p50 / p99 ms | added p50 ms" in printed
     )
+
+
+def test_the_lookup_benchmark_runs_ours_beside_the_naive_client_and_counts_exports(
+    bench_database,
+):
+    printed = _run_smoke("bench/lookups.py", DATABASE_URL=bench_database)
+
+    assert "| ours | hit |" in printed
+    assert "| naive | 300 | 1000.0 |" in printed
+    assert "(budget 250)" in printed

@@ -10,14 +10,16 @@ Two rules, both to spend fewer of Braze's 250 export requests a minute:
 
 The batcher knows nothing of Braze: a group's ``run(external_ids, deadline)`` does the request
 and returns ``{external_id: user or None}``, or raises; every waiting lookup gets that result or
-that exception through its ``Future``. The request runs on its own thread and may outlive the
-lookups waiting for it (each waits only until its own deadline): what it reads still reaches the
-cache for the next lookup.
+that exception through its ``Future``. The requests run on a small pool of threads kept for them (so
+each keeps its keep-alive connection to Braze) and may outlive the lookups waiting for them (each
+waits only until its own deadline): what a request reads still reaches the cache for the next
+lookup.
 """
 
 import threading
+import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +36,12 @@ class _Group:
 
 
 class ExportBatcher:
-    def __init__(self, window_seconds: Callable[[], float], max_ids: int = MAX_IDS) -> None:
+    def __init__(
+        self, window_seconds: Callable[[], float], max_ids: int = MAX_IDS, threads: int = 8
+    ) -> None:
         self._window_seconds = window_seconds  # read per group, so a setting change applies
         self._max_ids = max_ids
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lookup-export")
         self._lock = threading.Lock()
         self._open: dict[Hashable, _Group] = {}
         self._in_flight: dict[tuple[Hashable, str], Future] = {}
@@ -60,23 +65,19 @@ class ExportBatcher:
             if full:
                 del self._open[group_key]
         if full:
-            self._start(group_key, group)
+            self._pool.submit(self._send, group_key, group)
         elif opened:
-            timer = threading.Timer(self._window_seconds(), self._close, (group_key, group))
-            timer.daemon = True
-            timer.start()
+            self._pool.submit(self._close, group_key, group, self._window_seconds())
         return future
 
-    def _close(self, group_key: Hashable, group: _Group) -> None:
+    def _close(self, group_key: Hashable, group: _Group, window: float) -> None:
         """The window ends: send the group, unless it filled up and went already."""
+        time.sleep(window)
         with self._lock:
             if self._open.get(group_key) is not group:
                 return
             del self._open[group_key]
         self._send(group_key, group)
-
-    def _start(self, group_key: Hashable, group: _Group) -> None:
-        threading.Thread(target=self._send, args=(group_key, group), daemon=True).start()
 
     def _send(self, group_key: Hashable, group: _Group) -> None:
         ids = list(group.waiting)
