@@ -21,6 +21,10 @@ from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 _PREFIX = "lookup:profile"
+_WRITTEN_PREFIX = "lookup:written"
+# How long a write's mark is kept: longer than any export request may take (the client's
+# BRAZE_REQUEST_DEADLINE_SECONDS is 15 s by default).
+_WRITTEN_KEEP_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,10 @@ class Entry:
         return time.time() - self.read_at < ttl_seconds
 
 
-def key(environment_id: int, external_id: str) -> str:
+def key(environment_id: int, external_id: str, prefix: str = _PREFIX) -> str:
     # Hashed: an external id may hold characters or a length a cache key may not.
     digest = hashlib.sha256(external_id.encode()).hexdigest()[:32]
-    return f"{_PREFIX}:{environment_id}:{digest}"
+    return f"{prefix}:{environment_id}:{digest}"
 
 
 def read(environment_id: int, external_id: str) -> Entry | None:
@@ -59,12 +63,19 @@ def store(
     fields: Iterable[str],
     user: dict[str, Any] | None,
     ttl_seconds: float,
+    asked_at: float,
 ) -> None:
     """Keep Braze's answer for one user: fresh for ``ttl_seconds``, then stale for
-    ``LOOKUP_STALE_KEEP_SECONDS`` (answers only when the export budget is spent)."""
+    ``LOOKUP_STALE_KEEP_SECONDS`` (answers only when the export budget is spent).
+
+    Not kept when a write to the user was delivered after the export was asked (``asked_at``,
+    ``time.time()``): the answer may predate it, and keeping it would undo ``forget``."""
     value = {"fields": sorted(fields), "read_at": time.time(), "user": user}
     timeout = ttl_seconds + settings.LOOKUP_STALE_KEEP_SECONDS
     try:
+        written_at = cache.get(key(environment_id, external_id, _WRITTEN_PREFIX))
+        if written_at is not None and written_at >= asked_at:
+            return
         cache.set(key(environment_id, external_id), value, timeout)
     except Exception:
         logger.warning("lookup cache unwritable", exc_info=True)
@@ -72,10 +83,12 @@ def store(
 
 def forget(environment_id: int, external_ids: Iterable[str]) -> None:
     """A write reached Braze for these users: their cached profiles are out of date."""
-    keys = [key(environment_id, external_id) for external_id in set(external_ids) if external_id]
-    if not keys:
+    users = [external_id for external_id in set(external_ids) if external_id]
+    if not users:
         return
+    marks = {key(environment_id, user, _WRITTEN_PREFIX): time.time() for user in users}
     try:
-        cache.delete_many(keys)
+        cache.set_many(marks, _WRITTEN_KEEP_SECONDS)
+        cache.delete_many([key(environment_id, user) for user in users])
     except Exception:
         logger.warning("lookup cache entries not deleted after a write", exc_info=True)

@@ -170,6 +170,7 @@ def _export_run(environment: Environment, fields: tuple[str, ...], ttl_seconds: 
     def run(external_ids: list[str], deadline: float) -> dict[str, Any]:
         if not export_budget.try_spend(environment.pk):
             raise BudgetSpent()
+        asked_at = time.time()
         answer = braze.export_users(
             endpoint, api_key, fields_to_export=fields, external_ids=external_ids,
             deadline=deadline,
@@ -177,7 +178,7 @@ def _export_run(environment: Environment, fields: tuple[str, ...], ttl_seconds: 
         found = {str(user.get("external_id")): user for user in answer.users}
         results = {external_id: found.get(external_id) for external_id in external_ids}
         for external_id, user in results.items():
-            profile_cache.store(environment.pk, external_id, fields, user, ttl_seconds)
+            profile_cache.store(environment.pk, external_id, fields, user, ttl_seconds, asked_at)
         return results
 
     return run
