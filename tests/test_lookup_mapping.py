@@ -40,15 +40,21 @@ def test_a_field_braze_does_not_hold_is_left_out_not_answered_as_null():
 
 
 def test_a_value_a_transform_refuses_is_a_problem_masked_when_sensitive_never_an_exception():
+    profile = {**PROFILE, "dob": "3 Smarch 1990"}
+    dates = ({"name": "date", "order": "DMY"},)
     compiled = compile_lookup([
-        LookupRowSpec("custom_attributes.tier", "tier_number", ("int",), sensitive=True),
+        LookupRowSpec("dob", "birth_date", dates, sensitive=True),
+        LookupRowSpec("dob", "shown_birth_date", dates),
         LookupRowSpec("custom_attributes.tier", "tier"),
     ])  # fmt: skip
-    read = read_profile(compiled, PROFILE)
+    read = read_profile(compiled, profile)
     assert read.values == {"tier": "gold"}
-    [problem] = read.problems
-    assert problem.bot_name == "tier_number"
-    assert problem.value == "••••"
+    hidden, shown = read.problems
+    assert hidden.bot_name == "birth_date"
+    assert hidden.value == "••••"
+    assert "Smarch" not in str(hidden.as_dict())
+    assert shown.value == "3 Smarch 1990"
+    assert "Smarch" in shown.reason
 
 
 def test_rows_naming_no_exportable_field_are_listed_and_left_out():

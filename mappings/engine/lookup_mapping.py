@@ -16,6 +16,8 @@ from mappings.engine.mapping import SENSITIVE_MASK
 from mappings.engine.spec import LookupRowSpec, lookup_field_problem
 from mappings.engine.transforms import EMPTY, TransformError
 
+SENSITIVE_REASON = "the value could not be used (a sensitive field: neither it nor why is shown)"
+
 
 @dataclass(frozen=True)
 class LookupProblem:
@@ -84,15 +86,20 @@ def read_profile(compiled: CompiledLookup, user: Mapping[str, Any]) -> ReadProfi
         try:
             value = _transformed(row, raw, user)
         except TransformError as error:
-            shown = SENSITIVE_MASK if row.spec.sensitive else raw
-            result.problems.append(
-                LookupProblem(row.spec.label, row.spec.braze_field, row.spec.bot_name,
-                              str(error), shown)
-            )  # fmt: skip
+            result.problems.append(_problem(row, error, raw))
             continue
         if value is not EMPTY:
             result.values[row.spec.bot_name] = value
     return result
+
+
+def _problem(row: _ReadRow, error: TransformError, raw: Any) -> LookupProblem:
+    # A reason may quote part of the value (a date's month name): not for a sensitive row.
+    if row.spec.sensitive:
+        reason, shown = SENSITIVE_REASON, SENSITIVE_MASK
+    else:
+        reason, shown = str(error), raw
+    return LookupProblem(row.spec.label, row.spec.braze_field, row.spec.bot_name, reason, shown)
 
 
 def _dig(user: Mapping[str, Any], path: tuple[str, ...]) -> Any:
