@@ -231,3 +231,29 @@ def _concurrently(live_server, token, users: list[str]) -> list[dict]:
     for thread in threads:
         thread.join(TIMEOUT)
     return answers
+
+
+def test_brazes_own_429_is_answered_from_the_cache_or_unknown_like_our_spent_budget(
+    live_server, braze, read_rows, known_users, api_token
+):
+    braze.add_fault(Fault(path=EXPORT, status=429, times=1))
+
+    response, _ = look_up(live_server, api_token, "u-1")
+
+    assert response.json()["status"] == "unknown"
+    assert response.json()["outcome"] == "rate_limited_unknown"
+    assert "429" in response.json()["message"]
+
+
+def test_a_conversation_without_a_usable_user_id_is_unknown_unidentified_and_asks_braze_nothing(
+    live_server, braze, read_rows, api_token
+):
+    response = requests.post(
+        f"{live_server.url}/api/v1/lookup/support-bot/", json={"user": {"name": "no id"}},
+        headers={"Authorization": f"Bearer {api_token}"}, timeout=TIMEOUT,
+    )  # fmt: skip
+
+    assert response.json()["status"] == "unknown"
+    assert response.json()["outcome"] == "unidentified"
+    assert exports(braze) == []
+    assert Lookup.objects.get().outcome == "unidentified"
