@@ -3,7 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
-from mappings.api import schema
+from mappings.api import platform_examples, schema
 from mappings.api.docs import MAPPING_SET_PARAMETERS
 from mappings.api.platform_docs import PLATFORM_PARAMETER
 
@@ -51,6 +51,28 @@ _HOW = (
     "or the platform's); each lookup is logged without profile values."
 )
 
+# Refusals are in the platform's dialect, as on its write route.
+_REFUSALS = {
+    400: "A request the route cannot read, or a token in the query string",
+    401: "No token, or an unknown, revoked or expired one",
+    403: "The API client may not use this mapping set",
+    404: "An unknown platform or mapping set",
+    409: "The mapping set has no lookup fields (lookup_not_configured)",
+    429: "Over the client's rate limit; Retry-After says when to come back",
+}
+
+
+def _platform_refusals() -> dict[int, OpenApiResponse]:
+    return {
+        status: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description=description,
+            examples=platform_examples.answer_examples(status),
+        )
+        for status, description in _REFUSALS.items()
+    }
+
+
 LOOKUP = extend_schema(
     operation_id="lookup_user",
     summary="Read what Braze knows about the conversation's user",
@@ -92,6 +114,6 @@ PLATFORM_LOOKUP = extend_schema(
                 OpenApiExample("Voiceflow, Botpress, Pypestream, Twilio Studio", value=_FLAT),
             ],
         ),
-        **schema.error_responses(400, 401, 403, 404, 409, 429),
+        **_platform_refusals(),
     },
 )
