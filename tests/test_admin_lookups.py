@@ -27,6 +27,10 @@ def test_an_admin_sets_the_ttl_and_read_rows_of_a_mapping_set(admin_client, mapp
     assert mapping_set.lookup_ttl_seconds == 60
     saved = list(LookupField.objects.values_list("braze_field", "bot_name", "transforms"))
     assert saved == [("custom_attributes.tier", "tier", ["upper"]), ("first_name", "name", [])]
+    changed = mapping_set.history.order_by("-history_date").first()
+    assert changed.lookup_ttl_seconds == 60
+    assert changed.history_user is not None
+    assert LookupField.history.filter(history_type="+").count() == 2
 
 
 def test_a_read_row_naming_no_exportable_field_is_refused_with_the_reason(

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 
 from mappings.admin.audit import ReadOnlyAdmin
-from mappings.models import Lookup, LookupField, LookupSettings
+from mappings.models import Lookup, LookupField, LookupSettings, MappingSet
 
 
 class LookupFieldInline(admin.TabularInline):
@@ -33,6 +33,13 @@ class LookupSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # a mapping set is made on its own page
+
+    def save_model(self, request, obj, form, change: bool) -> None:
+        # Saved as the mapping set itself, so its history records who changed the TTL (a proxy's
+        # save is sent under the proxy's name, which the history tables do not listen to).
+        mapping_set = MappingSet.objects.get(pk=obj.pk)
+        mapping_set.lookup_ttl_seconds = obj.lookup_ttl_seconds
+        mapping_set.save(update_fields=["lookup_ttl_seconds", "updated_at"])
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

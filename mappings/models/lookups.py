@@ -7,6 +7,7 @@ name the bot gets each. Only the fields of read rows are ever asked of Braze.
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from mappings.engine import spec
 from mappings.models.config import ApiClient, Environment, MappingSet, transforms_validator
@@ -50,6 +51,7 @@ class LookupField(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["position", "id"]
