@@ -44,10 +44,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_fake_braze(api_key: str) -> tuple[subprocess.Popen, str]:
-    """The fake Braze in its own process on a free port; returns it and its URL."""
+def start_fake_braze(api_key: str, *options: str) -> tuple[subprocess.Popen, str]:
+    """The fake Braze in its own process on a free port (with its command line's ``options``);
+    returns it and its URL."""
+    command = [sys.executable, "-m", "mappings.fake_braze", "--port", "0", "--api-key", api_key]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "mappings.fake_braze", "--port", "0", "--api-key", api_key],
+        [*command, *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -183,6 +183,20 @@ BRAZE_REQUEST_DEADLINE_SECONDS = env.float("BRAZE_REQUEST_DEADLINE_SECONDS", def
 # Loopback endpoints exist only for the bundled fake Braze; in production they are an SSRF hole.
 BRAZE_ALLOW_LOOPBACK_ENDPOINTS = env.bool("BRAZE_ALLOW_LOOPBACK_ENDPOINTS", default=not PRODUCTION)
 
+# Lookups: a bot reads its user's profile back from Braze (/users/export/ids; README "Lookups").
+# The generic route's answer is out within this long of the request's arrival (platform routes use
+# their adapter's budget).
+LOOKUP_BUDGET_SECONDS = env.float("LOOKUP_BUDGET_SECONDS", default=3.0)
+# Lookups of different users made within this window share one export request (up to 50 users).
+LOOKUP_BATCH_WINDOW_SECONDS = env.float("LOOKUP_BATCH_WINDOW_SECONDS", default=0.02)
+# Export requests per minute per environment, shared by every process through the cache (Braze
+# allows 250 a minute on workspaces onboarded since 2024-08-22): past it a lookup answers from
+# cache, stale or not, or "unknown".
+LOOKUP_EXPORT_RATE_PER_MINUTE = env.int("LOOKUP_EXPORT_RATE_PER_MINUTE", default=250)
+# How long a profile stays in the cache past its mapping set's TTL, to answer when the export
+# budget is spent (a write to the user through us deletes it at once).
+LOOKUP_STALE_KEEP_SECONDS = env.int("LOOKUP_STALE_KEEP_SECONDS", default=3600)
+
 # Delivery: the outbox, its workers, retries, batching and idempotency (see README "Delivery").
 # Sync mode answers within this long of the request's arrival ("queued" when Braze could not take
 # the record in time): 4 s answers a caller with a 5 s deadline (Dialogflow's) in under 4.5 s. It

@@ -20,7 +20,7 @@ FLOORS = [
      "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks",
      "mappings.presets"),
     ("mappings.models",),
-    ("mappings.delivery",),
+    ("mappings.delivery", "mappings.lookups"),
     ("mappings.ingest",),
     ("mappings.api", "mappings.log_pages", "mappings.admin", "mappings.management",
      "mappings.signals", "mappings.tasks", "mappings.apps"),

@@ -139,3 +139,13 @@ def test_the_mapping_page_benchmark_times_the_page_with_its_rows_and_paths(bench
 
     assert "5 rows, 20 discovered paths, 1 rounds" in printed
     assert "| mapping set change page |" in printed
+
+
+def test_the_lookup_benchmark_runs_ours_beside_the_naive_client_and_counts_exports(
+    bench_database,
+):
+    printed = _run_smoke("bench/lookups.py", DATABASE_URL=bench_database)
+
+    assert "| ours | hit |" in printed
+    assert "| naive | 300 | 1000.0 |" in printed
+    assert "(budget 250)" in printed

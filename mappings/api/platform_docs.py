@@ -13,7 +13,7 @@ from mappings.api import platform_examples
 from mappings.api.docs import MAPPING_SET_PARAMETERS, MODE_PARAMETER
 from mappings.platforms import ADAPTERS
 
-_PLATFORM_PARAMETER = OpenApiParameter(
+PLATFORM_PARAMETER = OpenApiParameter(
     "platform",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
@@ -104,7 +104,7 @@ PLATFORM_INGEST = extend_schema(
         "docs/platforms.md says what to paste where on each platform."
     ),
     tags=["platforms"],
-    parameters=[_PLATFORM_PARAMETER, *MAPPING_SET_PARAMETERS, *_OPTIONS],
+    parameters=[PLATFORM_PARAMETER, *MAPPING_SET_PARAMETERS, *_OPTIONS],
     request={
         "application/json": OpenApiTypes.OBJECT,
         "application/x-www-form-urlencoded": OpenApiTypes.OBJECT,

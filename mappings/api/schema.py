@@ -51,7 +51,7 @@ ERROR_CODES: dict[int, list[str]] = {
     ],
     405: ["method_not_allowed"],
     406: ["not_acceptable"],
-    409: ["idempotency_conflict"],
+    409: ["idempotency_conflict", "lookup_not_configured"],
     413: ["payload_too_large"],
     415: ["unsupported_media_type"],
     422: ["mapping_failed"],

@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from mappings.api.views import DeliveryView, IngestView, PlatformIngestView, PreviewView
+from mappings.api.views import (
+    DeliveryView,
+    IngestView,
+    LookupView,
+    PlatformIngestView,
+    PlatformLookupView,
+    PreviewView,
+)
 
 app_name = "api"
 
@@ -13,6 +20,12 @@ urlpatterns = [
         "platforms/<slug:platform>/<slug:slug>/",
         PlatformIngestView.as_view(),
         name="platform-ingest",
+    ),
+    path("lookup/<slug:slug>/", LookupView.as_view(), name="lookup"),
+    path(
+        "platforms/<slug:platform>/<slug:slug>/lookup/",
+        PlatformLookupView.as_view(),
+        name="platform-lookup",
     ),
     path("deliveries/<uuid:delivery_id>/", DeliveryView.as_view(), name="delivery"),
 ]

@@ -3,6 +3,7 @@
 Each view's OpenAPI documentation is declared in mappings/api/docs.py.
 """
 
+from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -10,7 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mappings.api import config_lookups, docs, health, platform_answers, platform_docs
+from mappings.api import (
+    config_lookups,
+    docs,
+    health,
+    lookup_docs,
+    platform_answers,
+    platform_docs,
+)
 from mappings.api.authentication import (
     ApiClientBasicAuthentication,
     ApiClientTokenAuthentication,
@@ -20,10 +28,12 @@ from mappings.api.middleware import arrived_at
 from mappings.api.serializers import delivery_detail, ingest_response
 from mappings.engine import preview
 from mappings.ingest import conversations
+from mappings.lookups import service as lookups
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
 from mappings.platforms import ADAPTERS
 from mappings.platforms.base import Adapter, PlatformRequest
+from mappings.platforms.lookup_answers import respond_lookup
 
 # The X-Delivery-Mode and Idempotency-Key headers, read from request.META by their WSGI names:
 # request.headers would build a dict of every header on each ingest only to read these two.
@@ -183,6 +193,44 @@ class PlatformIngestView(APIView):
             self.platform_request,
         )
         return platform_answers.http_response(answer, headers_from=response)
+
+
+def _lookup(request: Request, mapping_set: MappingSet, conversation: dict, **options):
+    try:
+        return lookups.lookup(
+            mapping_set, conversation, api_client=request.user, arrived_at=arrived_at(request),
+            **options,
+        )  # fmt: skip
+    except lookups.LookupNotConfigured as error:
+        raise ApiError(409, "lookup_not_configured", str(error)) from error
+
+
+class LookupView(APIView):
+    """POST a conversation; answers the mapped Braze profile fields of its user."""
+
+    @lookup_docs.LOOKUP
+    def post(self, request: Request, slug: str) -> Response:
+        mapping_set = _mapping_set_for(request.user, slug)
+        budget = settings.LOOKUP_BUDGET_SECONDS
+        answer = _lookup(request, mapping_set, _conversation(request), budget_seconds=budget)
+        return Response(answer.as_dict())
+
+
+class PlatformLookupView(PlatformIngestView):
+    """A platform's lookup call: read, authenticated, limited and refused as its writes are,
+    answered with the fields as the platform's own parameters."""
+
+    @lookup_docs.PLATFORM_LOOKUP
+    def post(self, request: Request, platform: str, slug: str) -> HttpResponse:
+        mapping_set = _mapping_set_for(request.user, slug)
+        if self.unreadable is not None:
+            raise self.unreadable
+        answer = _lookup(
+            request, mapping_set, self.platform_request.conversation, platform=platform,
+            budget_seconds=self.adapter.default_budget_seconds,
+        )  # fmt: skip
+        reply = respond_lookup(platform, answer, self.platform_request)
+        return platform_answers.http_response(reply)
 
 
 class DeliveryView(APIView):

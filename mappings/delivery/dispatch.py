@@ -39,6 +39,7 @@ from mappings.delivery.payloads import trimmed_payload
 from mappings.delivery.payloads import value_digest as value_digest
 from mappings.delivery.retry_policy import gives_up
 from mappings.encryption import SecretDecryptionError
+from mappings.lookups import profile_cache
 from mappings.models import (
     BrazeCredential,
     DeliveredAttributes,
@@ -367,6 +368,9 @@ def record_answer(environment, claim: Claim, batch: Batch, answer: braze.BrazeAn
     if claim.gate_failures:  # else a no-op write per request; a later success resets it
         outbox.record_success(environment.pk)
     _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
+    # A lookup of these users must read what was just written, not our cached profile (every
+    # user of the request: one whose object Braze refused may still have had others applied).
+    profile_cache.forget(environment.pk, [claim.deliveries[k].external_id for k in batch.keys])
     return delivered
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 
 from mappings.delivery import braze, dispatch, outbox, payloads, sync_rows
 from mappings.delivery.batching import Item, pack
+from mappings.lookups import profile_cache
 from mappings.models import Delivery, DeliveryAttempt, Environment
 from mappings.models.audit import AttemptOutcome
 
@@ -101,6 +102,8 @@ def _record_answer(environment, claim: dispatch.Claim, batch, answer: braze.Braz
         written = sync_rows.record_delivered(
             key, claim.attempts[key].pk, token=claim.token, **dispatch.answer_fields(answer)
         )
+        # As dispatch.record_answer does: a lookup must read what was just written.
+        profile_cache.forget(environment.pk, [claim.deliveries[key].external_id])
         return int(written)
     with transaction.atomic():
         return dispatch.record_answer(environment, claim, batch, answer)

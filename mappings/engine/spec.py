@@ -81,3 +81,67 @@ def transform_problems(configs: Any, where: str = "transforms") -> list[SpecProb
         for index, config in enumerate(configs)
         for message in transforms.check(config)
     ]
+
+
+# The profile fields /users/export/ids accepts in fields_to_export (docs/braze.md).
+EXPORT_FIELDS = frozenset(
+    {
+        "apps",
+        "attributed_campaign",
+        "attributed_source",
+        "attributed_adgroup",
+        "attributed_ad",
+        "braze_id",
+        "campaigns_received",
+        "canvases_received",
+        "cards_clicked",
+        "country",
+        "created_at",
+        "custom_attributes",
+        "custom_events",
+        "devices",
+        "dob",
+        "email",
+        "email_subscribe",
+        "external_id",
+        "first_name",
+        "gender",
+        "home_city",
+        "language",
+        "last_coordinates",
+        "last_name",
+        "phone",
+        "purchases",
+        "push_subscribe",
+        "push_tokens",
+        "random_bucket",
+        "time_zone",
+        "total_revenue",
+        "uninstalled_at",
+        "user_aliases",
+    }
+)
+
+
+@dataclass(frozen=True)
+class LookupRowSpec:
+    """One read row: a Braze profile field (``email``, ``custom_attributes.address.city``) and
+    the name the bot gets its value under."""
+
+    braze_field: str
+    bot_name: str
+    transforms: tuple[Any, ...] = ()
+    sensitive: bool = False
+    label: str = ""
+
+
+def lookup_field_problem(text: str) -> str | None:
+    """Why ``text`` names no exportable profile field, or None when it does."""
+    parts = (text or "").split(".")
+    if parts[0] not in EXPORT_FIELDS:
+        return f"'{parts[0]}' is not a field /users/export/ids exports"
+    if any(not part.strip() for part in parts):
+        return "a dotted path has an empty part"
+    if len(parts) > 1 and parts[0] != "custom_attributes":
+        return "only custom_attributes has named parts (custom_attributes.tier)"
+    return None

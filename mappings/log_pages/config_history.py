@@ -13,11 +13,12 @@ from mappings.models import (
     Delivery,
     Environment,
     FieldMapping,
+    LookupField,
     MappingSet,
     MappingVersion,
 )
 
-TRACKED = [Environment, BrazeCredential, MappingSet, FieldMapping, ApiClient]
+TRACKED = [Environment, BrazeCredential, MappingSet, FieldMapping, LookupField, ApiClient]
 
 
 @dataclass(frozen=True)

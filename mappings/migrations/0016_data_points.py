@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mappings', '0014_mapping_versions'),
+        ('mappings', '0015_lookups'),
     ]
 
     operations = [

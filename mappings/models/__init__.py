@@ -8,6 +8,7 @@ from mappings.models.audit import (
 )
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.discovery import SeenPath
+from mappings.models.lookups import Lookup, LookupField, LookupOutcome, LookupSettings
 from mappings.models.versions import MappingVersion
 
 __all__ = [
@@ -19,6 +20,10 @@ __all__ = [
     "DeliveryGate",
     "Environment",
     "FieldMapping",
+    "Lookup",
+    "LookupField",
+    "LookupOutcome",
+    "LookupSettings",
     "MappingSet",
     "MappingVersion",
     "SeenPath",

@@ -192,6 +192,12 @@ class MappingSet(TimestampedModel):
         "event, a purchase, an attribute object): how that is answered to the bot. The delivery "
         "is logged as failed either way, with Braze's error for each refused object.",
     )
+    lookup_ttl_seconds = models.PositiveIntegerField(
+        "lookup cache (seconds)",
+        default=300,
+        help_text="How long a profile read from Braze for a lookup is answered from our cache; "
+        "a write to that user through us clears it at once",
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -1,0 +1,56 @@
+"""The admin's Lookups page: a mapping set's TTL and read rows, saved as edited; the lookup log."""
+
+from mappings.models import Lookup, LookupField
+
+
+def _form(mapping_set, ttl, rows):
+    data = {
+        "lookup_ttl_seconds": ttl, "lookup_fields-TOTAL_FORMS": len(rows),
+        "lookup_fields-INITIAL_FORMS": 0, "lookup_fields-MIN_NUM_FORMS": 0,
+        "lookup_fields-MAX_NUM_FORMS": 1000,
+    }  # fmt: skip
+    for index, (field, name, transforms) in enumerate(rows):
+        prefix = f"lookup_fields-{index}-"
+        data |= {f"{prefix}position": index, f"{prefix}braze_field": field,
+                 f"{prefix}bot_name": name, f"{prefix}transforms": transforms}  # fmt: skip
+    return data
+
+
+def test_an_admin_sets_the_ttl_and_read_rows_of_a_mapping_set(admin_client, mapping_set):
+    url = f"/admin/mappings/lookupsettings/{mapping_set.pk}/change/"
+    rows = [("custom_attributes.tier", "tier", '["upper"]'), ("first_name", "name", "[]")]
+
+    response = admin_client.post(url, _form(mapping_set, 60, rows))
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mapping_set.refresh_from_db()
+    assert mapping_set.lookup_ttl_seconds == 60
+    saved = list(LookupField.objects.values_list("braze_field", "bot_name", "transforms"))
+    assert saved == [("custom_attributes.tier", "tier", ["upper"]), ("first_name", "name", [])]
+    changed = mapping_set.history.order_by("-history_date").first()
+    assert changed.lookup_ttl_seconds == 60
+    assert changed.history_user is not None
+    assert LookupField.history.filter(history_type="+").count() == 2
+
+
+def test_a_read_row_naming_no_exportable_field_is_refused_with_the_reason(
+    admin_client, mapping_set
+):
+    url = f"/admin/mappings/lookupsettings/{mapping_set.pk}/change/"
+
+    response = admin_client.post(url, _form(mapping_set, 300, [("favourite_colour", "c", "[]")]))
+
+    assert response.status_code == 200
+    assert "is not a field /users/export/ids exports" in response.content.decode()
+    assert not LookupField.objects.exists()
+
+
+def test_the_lookup_log_lists_lookups_read_only(admin_client, mapping_set):
+    Lookup.objects.create(mapping_set=mapping_set, environment=mapping_set.environment,
+                          external_id="u-9", fields=["email"], outcome="hit")  # fmt: skip
+
+    page = admin_client.get("/admin/mappings/lookup/")
+
+    assert page.status_code == 200
+    assert "u-9" in page.content.decode()
+    assert admin_client.get("/admin/mappings/lookup/add/").status_code == 403
