@@ -1,5 +1,7 @@
 """Draft, preview, publish: the change page never touches the live mapping until "Publish"."""
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -146,7 +148,9 @@ def test_the_version_page_shows_its_rows_and_the_diff_to_the_previous(admin, liv
     page = admin.get(f"/admin/mappings/mappingset/{live.pk}/versions/2/").content.decode()
 
     assert "Shout cities" in page and "plan_interest" in page
-    assert "row <strong>home_city</strong> changed:" in page and "transforms: [] →" in page
+    assert (
+        "row <strong>home_city</strong> changed:" in page and "transforms: \u2013 → upper" in page
+    )
     listing = admin.get(change_url(live, "versions")).content.decode()
     assert "1 row changed" in listing
     changes = admin.get("/admin/logs/changes/").content.decode()
@@ -199,3 +203,15 @@ def test_a_bad_delivery_setting_in_a_document_is_named(environment):
     problems = config_io.mapping_set_problems(value)
 
     assert [p.location for p in problems] == ["mapping.delivery.mode"]
+
+
+def test_preview_changes_shows_each_transform_as_words_not_code(admin, live):
+    phone_row = {"rows-3-transforms": json.dumps(
+        [{"name": "phone", "region_from": "answers.country", "region": "BR"}])}  # fmt: skip
+    pasted = '{"user": {"id": "u-1", "profile": {"email": "a@b.co", "first_name": "Ana"}}}'
+    data = mapping_set_change_form(live, preview_conversation=pasted, **phone_row)
+
+    page = admin.post(change_url(live, "preview-changes"), data).content.decode()
+
+    assert "<code>phone (region_from: answers.country, region: BR)</code>" in page
+    assert "{&#x27;name&#x27;" not in page and "{'name'" not in page

@@ -4,6 +4,7 @@ import pytest
 
 from mappings.engine.mapping import build_payload, validate_spec
 from mappings.engine.spec import MappingSpec, RowSpec
+from mappings.engine.transforms import label as transform_label
 
 
 def mapped(value, *transforms, target="value_out", **row):
@@ -178,3 +179,20 @@ def test_a_bad_transform_configuration_is_reported_with_its_location(transforms,
 
     assert problem.location == "rows[1].transforms[0]"
     assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        ("trim", "trim"),
+        (
+            {"name": "phone", "region_from": "answers.country", "region": "BR"},
+            "phone (region_from: answers.country, region: BR)",
+        ),
+        ({"name": "lookup", "table": {"sim": True}}, 'lookup (table: {"sim": true})'),
+        ({"name": "coerce", "empty_words": ["0", "n/a"]}, 'coerce (empty_words: ["0", "n/a"])'),
+        (42, "42"),
+    ],
+)
+def test_a_transform_reads_as_its_name_and_options_not_as_code(config, shown):
+    assert transform_label(config) == shown

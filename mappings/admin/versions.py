@@ -5,6 +5,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.html import format_html
 
+from mappings.engine import transforms
 from mappings.management import config_diff
 from mappings.models import MappingSet, MappingVersion
 
@@ -29,7 +30,7 @@ def page(version: MappingVersion) -> dict[str, Any]:
     return {
         "version": version,
         "previous": previous,
-        "rows": version.document.get("rows", []),
+        "rows": [_readable(row) for row in version.document.get("rows", [])],
         "diff": config_diff.diff_documents(
             previous.document if previous else None, version.document
         ),
@@ -56,3 +57,8 @@ def summary(mapping_set: MappingSet) -> str:
         "</a>",
         live_text, draft_text, versions_url, preview_url,
     )  # fmt: skip
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    """A document row with its transforms as a person reads them."""
+    return {**row, "transforms": [transforms.label(step) for step in row.get("transforms", [])]}

@@ -420,7 +420,7 @@ class RowTrace:
     label: str
     source: str
     found: Any  # as read, before transforms (masked for sensitive rows)
-    transforms: tuple[Any, ...]
+    transforms: tuple[str, ...]  # each as a person reads it (transforms.label)
     target: str
     value: Any  # what is sent (None: nothing)
     problems: tuple[str, ...]
@@ -441,7 +441,7 @@ def trace(compiled: CompiledMapping, conversation: Any) -> list[RowTrace]:
                 label=row.label,
                 source=row.spec.source_path,
                 found=_shown(found, row.spec.sensitive),
-                transforms=row.spec.transforms,
+                transforms=tuple(transforms.label(config) for config in row.spec.transforms),
                 target=row.spec.target,
                 value=None if value is EMPTY else _shown(value, row.spec.sensitive),
                 problems=tuple(problem.reason for problem in problems),

@@ -13,6 +13,7 @@ serves every target. ``phone`` with ``region_from`` reads another path of the sa
 conversation as a second argument, so only the rows that ask for it pay for it.
 """
 
+import json
 import math
 import re
 import zoneinfo
@@ -411,6 +412,22 @@ def normalise(config: Any) -> dict[str, Any]:
     if isinstance(config, dict):
         return dict(config)
     return {"name": None}
+
+
+def label(config: Any) -> str:
+    """A transform as a person reads it: ``phone (region_from: answers.country, region: BR)``."""
+    step = normalise(config)
+    name = step.pop("name", None)
+    if not isinstance(name, str):
+        return json.dumps(config, ensure_ascii=False, default=str)
+    options = ", ".join(f"{key}: {_option_text(value)}" for key, value in step.items())
+    return f"{name} ({options})" if options else name
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def check(config: Any) -> list[str]:

@@ -6,8 +6,11 @@ Braze target, which is unique within a set; a row whose target changed is one re
 added.
 """
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from mappings.engine import transforms
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,26 @@ class FieldChange:
     field: str
     old: Any
     new: Any
+
+    @property
+    def old_text(self) -> str:
+        return shown(self.field, self.old)
+
+    @property
+    def new_text(self) -> str:
+        return shown(self.field, self.new)
+
+
+def shown(name: str, value: Any) -> str:
+    """A value as the diff shows it: transforms as words (``trim → phone (region: BR)``), lists
+    and objects as JSON, nothing as a dash."""
+    if value is None or value == []:
+        return "\u2013"  # an en dash: nothing there
+    if name.endswith("transforms") and isinstance(value, list):
+        return " → ".join(transforms.label(step) for step in value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 @dataclass(frozen=True)
