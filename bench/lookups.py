@@ -292,6 +292,8 @@ def write_docs(rows: list[dict], args, text: str) -> None:
     when = datetime.date.today().isoformat()
     hit = rows[0]["latency"].get("hit", (0.0, 0.0))[1]
     body = (
+        "## Profile lookups: our cache and batching beside a naive one-export-per-lookup "
+        "client\n\n"
         f"Run `bench/lookups.py` ({when}; {report.machine()}; {args.users:,} users at the fake "
         f"Braze, {args.lookups:,} lookups from {args.bots} concurrent bots, repeat rate "
         f"{args.repeat_rate}, export budget {args.rate}/min, the fake's limit the same). "
