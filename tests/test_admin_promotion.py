@@ -140,6 +140,7 @@ def test_the_diff_shown_is_what_the_promotion_changes_and_history_records_it(
     statuses = list(target.versions.order_by("created_at").values_list("status", "environment"))
     assert statuses == [("superseded", prod.pk), ("published", prod.pk)]
     assert MappingVersion.live(target).document == after
+    assert (MappingVersion.live(target).number, target.version) == (2, 2)  # planning left no trace
     assert MappingVersion.live(sandbox_set).environment == sandbox_set.environment
     row = FieldMapping.history.filter(mapping_set_id=target.pk, target_attribute="home_city")
     latest = row.latest()

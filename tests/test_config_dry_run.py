@@ -127,3 +127,39 @@ def test_dry_run_of_a_new_mapping_set_says_it_is_new(tmp_path, mapping_set):
 
     assert out.getvalue().startswith("faq-bot: new mapping set, ")
     assert not MappingSet.objects.filter(slug="faq-bot").exists()
+
+
+def _promote(*args) -> list[str]:
+    out = io.StringIO()
+    call_command("promote_mapping", "support-bot", "--to", "prod", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_promote_mapping_prints_what_it_changes_in_the_target_and_records_it(mapping_set, braze):
+    Environment.objects.create(name="prod", rest_endpoint=braze.url)
+    _promote()
+    target = MappingSet.objects.get(slug="support-bot-prod")
+    value = config_io.mapping_set_document(mapping_set)
+    value["delivery"]["mode"] = "async"
+    value["rows"] = value["rows"][:-1]
+    config_io.write_mapping_set(value, target=mapping_set, note="sandbox edit")
+    before = config_io.mapping_set_document(target)
+
+    planned = _promote("--dry-run")
+    assert config_io.mapping_set_document(MappingSet.objects.get(pk=target.pk)) == before
+    printed = _promote("--note", "async in prod")
+
+    after = config_io.mapping_set_document(MappingSet.objects.get(pk=target.pk))
+    happened = config_plan.SetChange(
+        "support-bot-prod", False, config_diff.diff_documents(before, after)
+    )
+    assert printed[:-1] == planned[:-1] == happened.lines()
+    assert printed[1:] == ["  setting delivery.mode: sync -> async", "  row plan_interest removed",
+                           "Promoted: support-bot-prod is v2 in prod."]  # fmt: skip
+    assert [(v.status, v.environment.name) for v in target.versions.order_by("created_at")] == [
+        ("superseded", "prod"), ("published", "prod"),
+    ]  # fmt: skip
+    assert target.versions.get(status="published").note == (
+        "Promoted from support-bot (sandbox): async in prod"
+    )
+    assert MappingSet.history.filter(id=target.pk).latest().delivery_mode == "async"

@@ -78,7 +78,10 @@ def plan_set(value: dict[str, Any], target: MappingSet | None) -> SetChange:
     before = _current_documents([slug]).get(slug)
     try:
         with transaction.atomic():
-            written = config_io.write_mapping_set(value, target=target, note="planned")
+            # A copy: the write sets fields (and the version) on the instance it is given,
+            # and the rollback would not undo them on the caller's.
+            copy = MappingSet.objects.get(pk=target.pk) if target is not None else None
+            written = config_io.write_mapping_set(value, target=copy, note="planned")
             after = _current_documents([written.mapping_set.slug])[written.mapping_set.slug]
             raise _Rollback
     except _Rollback:
