@@ -163,3 +163,29 @@ def test_promote_mapping_prints_what_it_changes_in_the_target_and_records_it(map
         "Promoted from support-bot (sandbox): async in prod"
     )
     assert MappingSet.history.filter(id=target.pk).latest().delivery_mode == "async"
+
+
+def test_a_file_promotes_too_with_the_diff_printed_first(tmp_path, mapping_set, braze):
+    Environment.objects.create(name="prod", rest_endpoint=braze.url)
+    _promote()
+    FieldMapping.objects.filter(target_attribute="email", mapping_set=mapping_set).update(
+        required=False
+    )
+    document = config_io.export_document(["support-bot"])
+    document["mapping_sets"][0] |= {"slug": "support-bot-prod", "environment": "prod"}
+    path = tmp_path / "prod.yaml"
+    path.write_text(config_io.dump(document))
+    out = io.StringIO()
+
+    call_command("import_config", str(path), "--dry-run", stdout=out)
+    call_command("import_config", str(path), stdout=io.StringIO())
+
+    assert out.getvalue().splitlines()[:3] == [
+        "support-bot-prod: 1 row changed", "  row email changed", "    required: True -> False",
+    ]  # fmt: skip
+    target = MappingSet.objects.get(slug="support-bot-prod")
+    assert not target.rows.get(target_attribute="email").required
+    assert list(target.versions.values_list("status", "environment__name", "note")) == [
+        ("published", "prod", "imported"),
+        ("superseded", "prod", "Promoted from support-bot (sandbox)"),
+    ]
