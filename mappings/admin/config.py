@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from mappings.admin import connection as admin_connection
-from mappings.admin import draft_preview, drafts, fast_widgets, row_editor, versions
+from mappings.admin import draft_preview, drafts, fast_widgets, promotion, row_editor, versions
 from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
@@ -160,6 +160,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
                 view(self.version_view),
                 name="mappings_mappingset_version",
             ),
+            path("<int:pk>/promote/", view(self.promote_view), name="mappings_mappingset_promote"),
             path("add-from-preset/", from_preset, name="mappings_mappingset_add_from_preset"),
             *super().get_urls(),
         ]
@@ -251,6 +252,14 @@ class MappingSetAdmin(SimpleHistoryAdmin):
             **versions.page(version),
         )  # fmt: skip
         return TemplateResponse(request, "admin/mappings/mappingset/version.html", context)
+
+    def promote_view(self, request, pk: int):
+        mapping_set = self._mapping_set_or_404(request, pk, self.has_change_permission)
+        context = self._page(
+            request, mapping_set, f"Promote {mapping_set.name} to another environment",
+            **promotion.handle(request, mapping_set),
+        )  # fmt: skip
+        return TemplateResponse(request, "admin/mappings/mappingset/promote.html", context)
 
     @admin.display(description="Versions")
     def versions_link(self, mapping_set: MappingSet) -> str:

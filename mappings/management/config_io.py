@@ -23,7 +23,7 @@ from mappings.models import Environment, FieldMapping, MappingSet, MappingVersio
 FORMAT = "braze-bridge-config/1"
 _SET_KEYS = {
     "slug", "name", "environment", "is_active", "partner", "on_problem", "identifier", "delivery",
-    "rows",
+    "lookups", "rows",
 }  # fmt: skip
 _IDENTIFIER_KEYS = {"type", "source", "transforms", "alias_label"}
 _ROW_KEYS = {"source", "source_type", "target", "operation", "transforms", "required", "sensitive"}
@@ -34,6 +34,8 @@ DELIVERY_FIELDS = {
     "dedup_unchanged_attributes": "dedup_unchanged_attributes",
     "partial_success": "partial_success",
 }
+# The lookups section (optional too). Its read rows are not in the document yet.
+LOOKUP_FIELDS = {"ttl_seconds": "lookup_ttl_seconds"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def mapping_set_document(mapping_set: MappingSet, rows=None) -> dict[str, Any]:
             "alias_label": mapping_set.alias_label,
         },
         "delivery": {key: getattr(mapping_set, field) for key, field in DELIVERY_FIELDS.items()},
+        "lookups": {key: getattr(mapping_set, field) for key, field in LOOKUP_FIELDS.items()},
         "rows": [_row_document(row) for row in rows],
     }
 
@@ -289,15 +292,16 @@ def _validate_set(value: Any, where: str, environments: set) -> list[ConfigProbl
     environment = _text(value, "environment", where, problems)
     if environment and environment not in environments:
         problems.append(ConfigProblem(f"{where}.environment", f"no environment '{environment}'"))
-    return problems + _delivery_problems(value.get("delivery", {}), f"{where}.delivery")
+    problems += _section_problems(value.get("delivery", {}), f"{where}.delivery", DELIVERY_FIELDS)
+    return problems + _section_problems(value.get("lookups", {}), f"{where}.lookups", LOOKUP_FIELDS)
 
 
-def _delivery_problems(value: Any, where: str) -> list[ConfigProblem]:
-    """The delivery settings, checked by the model fields' own choices and validators."""
+def _section_problems(value: Any, where: str, fields: dict[str, str]) -> list[ConfigProblem]:
+    """A section of settings, checked by the model fields' own choices and validators."""
     if not isinstance(value, dict):
         return [ConfigProblem(where, "must be an object")]
-    problems = _unknown_keys(value, set(DELIVERY_FIELDS), where)
-    for key, name in DELIVERY_FIELDS.items():
+    problems = _unknown_keys(value, set(fields), where)
+    for key, name in fields.items():
         if key not in value:
             continue
         field = MappingSet._meta.get_field(name)
@@ -346,7 +350,10 @@ def _write_document(document: dict, note: str) -> None:
 
 def _set_fields(value: dict) -> dict[str, Any]:
     identifier = value["identifier"]
-    delivery = value.get("delivery", {})
+    sections = [
+        (value.get("delivery", {}), DELIVERY_FIELDS),
+        (value.get("lookups", {}), LOOKUP_FIELDS),
+    ]
     return {
         "name": value["name"],
         "environment": Environment.objects.get(name=value["environment"]),
@@ -358,9 +365,10 @@ def _set_fields(value: dict) -> dict[str, Any]:
         "identifier_transforms": identifier.get("transforms") or [],
         "alias_label": identifier.get("alias_label") or "",
         **{
-            field: MappingSet._meta.get_field(field).to_python(delivery[key])
-            for key, field in DELIVERY_FIELDS.items()
-            if key in delivery
+            field: MappingSet._meta.get_field(field).to_python(section[key])
+            for section, fields in sections
+            for key, field in fields.items()
+            if key in section
         },
     }
 

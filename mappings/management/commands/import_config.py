@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mappings.management import config_io
+from mappings.management import config_io, config_plan
 
 
 class Command(BaseCommand):
@@ -12,7 +12,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", help="The YAML or JSON file (see docs/config-format.md)")
-        parser.add_argument("--dry-run", action="store_true", help="Validate only; write nothing")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Print what would change, field by field; write nothing",
+        )
 
     def handle(self, *args, file: str, dry_run: bool = False, **options) -> None:
         try:
@@ -20,7 +24,10 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error}") from error
         try:
-            report = config_io.import_document(config_io.load(text), dry_run=dry_run)
+            document = config_io.load(text)
+            if dry_run:
+                self._print_plan(config_plan.plan_import(document))
+            report = config_io.import_document(document, dry_run=dry_run)
         except config_io.InvalidConfig as error:
             lines = "\n".join(f"  {problem}" for problem in error.problems)
             raise CommandError(
@@ -31,3 +38,7 @@ class Command(BaseCommand):
             f"{verb} {report.environments} environment(s), {report.mapping_sets} mapping set(s), "
             f"{report.rows} row(s)."
         )
+
+    def _print_plan(self, changes: list[config_plan.SetChange]) -> None:
+        for change in changes:
+            self.stdout.write("\n".join(change.lines()))

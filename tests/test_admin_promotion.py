@@ -1,0 +1,198 @@
+"""Promote a mapping set's published mapping to another environment in the admin: the diff shown
+is what changes, history and versions record it, and ingest to the target uses it."""
+
+import html
+
+import pytest
+from django.contrib.auth.models import Group
+
+from mappings.management import config_diff, config_io
+from mappings.models import BrazeCredential, Environment, FieldMapping, MappingSet, MappingVersion
+from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+from tests.conftest import BRAZE_KEY, IngestCaller, conversation_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client, django_user_model, role: str):
+    user = django_user_model.objects.create_user(role.lower(), "x@example.com", "pw-unused-1")
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin(client, django_user_model):
+    return _login(client, django_user_model, INTEGRATION_ADMIN)
+
+
+@pytest.fixture
+def prod(braze, db) -> Environment:
+    environment = Environment.objects.create(name="prod", rest_endpoint=braze.url)
+    credential = BrazeCredential(environment=environment)
+    credential.set_api_key(BRAZE_KEY)
+    credential.save()
+    return environment
+
+
+@pytest.fixture
+def sandbox_set(mapping_set):
+    config_io.record_version(mapping_set, "first", None)
+    return mapping_set
+
+
+def promote_url(mapping_set) -> str:
+    return f"/admin/mappings/mappingset/{mapping_set.pk}/promote/"
+
+
+def preview(admin, source, environment, slug="", note=""):
+    data = {"environment": environment.pk, "target_slug": slug, "note": note, "_preview": "1"}
+    response = admin.post(promote_url(source), data)
+    assert response.status_code == 200
+    return response
+
+
+def confirm(admin, source, environment, shown, slug="", note=""):
+    data = {"environment": environment.pk, "target_slug": slug, "note": note, "_apply": "1"}
+    return admin.post(promote_url(source), {**data, "shown": shown})
+
+
+def _shown_lines(response) -> list[str]:
+    """The diff's list items as a person reads them."""
+    diff = response.content.decode().split('<div id="promotion-diff">')[1].split("</div>")[0]
+    items = diff.split("<li")[1:]
+    text = [html.unescape(item.split(">", 1)[1].split("</li>")[0]) for item in items]
+    return [
+        " ".join(line.replace("<strong>", "").replace("</strong>", "").split()) for line in text
+    ]
+
+
+def _expected_lines(diff: config_diff.DocumentDiff) -> list[str]:
+    lines = [f"setting {c.field}: {c.old_text} → {c.new_text}" for c in diff.settings]
+    for row in diff.rows:
+        fields = "; ".join(f"{c.field}: {c.old_text} → {c.new_text}" for c in row.changes)
+        lines.append(
+            f"row {row.target} {row.kind}" + (f": {fields}" if row.kind == "changed" else "")
+        )
+    return lines
+
+
+def test_a_first_promotion_creates_the_target_set_published_in_the_target_environment(
+    admin, sandbox_set, prod, braze, platform_client
+):
+    page = preview(admin, sandbox_set, prod)
+    assert "support-bot-prod in prod (new mapping set)" in page.content.decode()
+    assert not MappingSet.objects.filter(slug="support-bot-prod").exists()
+
+    response = confirm(admin, sandbox_set, prod, page.context["fingerprint"], note="go live")
+
+    assert 'id="promotion-applied"' in response.content.decode()
+    target = MappingSet.objects.get(slug="support-bot-prod")
+    assert target.environment == prod
+    [version] = target.versions.all()
+    assert (version.status, version.environment) == ("published", prod)
+    assert version.author.username == INTEGRATION_ADMIN.lower()
+    assert version.note == "Promoted from support-bot (sandbox): go live"
+    source_rows = config_io.mapping_set_document(sandbox_set)["rows"]
+    assert config_io.mapping_set_document(target)["rows"] == source_rows
+    ingest = IngestCaller(platform_client(target))
+    answer = ingest.post("support-bot-prod", conversation_for("u-7"))
+    assert answer.status_code == 200, answer.content
+    assert braze.received[-1].body["attributes"][0]["home_city"] == "Lisbon"
+
+
+def _change_sandbox(sandbox_set) -> None:
+    """A sandbox edit: one row changed, one removed, one added, a delivery setting changed."""
+    document = config_io.mapping_set_document(sandbox_set)
+    document["delivery"]["dedup_unchanged_attributes"] = True
+    rows = {row["target"]: row for row in document["rows"]}
+    rows["home_city"]["transforms"] = ["upper"]
+    del rows["plan_interest"]
+    document["rows"] = [*rows.values(), {"source": "answers.city", "target": "last_city"}]
+    config_io.write_mapping_set(document, target=sandbox_set, note="sandbox edit")
+
+
+def test_the_diff_shown_is_what_the_promotion_changes_and_history_records_it(
+    admin, sandbox_set, prod, braze, platform_client
+):
+    first = preview(admin, sandbox_set, prod)
+    confirm(admin, sandbox_set, prod, first.context["fingerprint"])
+    target = MappingSet.objects.get(slug="support-bot-prod")
+    target.name = "Support bot (prod)"
+    target.save()
+    _change_sandbox(sandbox_set)
+    before = config_io.mapping_set_document(target)
+
+    page = preview(admin, sandbox_set, prod)
+    shown = _shown_lines(page)
+    assert "setting delivery.dedup_unchanged_attributes: False → True" in shown
+    assert "row plan_interest removed" in shown and "row last_city added" in shown
+    assert "row home_city changed: transforms: \u2013 → upper" in shown
+    assert len(shown) == 4  # the name and environment are the target's own: not copied
+    confirm(admin, sandbox_set, prod, page.context["fingerprint"], note="city upper")
+
+    target = MappingSet.objects.get(pk=target.pk)
+    after = config_io.mapping_set_document(target)
+    assert _expected_lines(config_diff.diff_documents(before, after)) == shown
+    assert after["name"] == "Support bot (prod)" and after["environment"] == "prod"
+    statuses = list(target.versions.order_by("created_at").values_list("status", "environment"))
+    assert statuses == [("superseded", prod.pk), ("published", prod.pk)]
+    assert MappingVersion.live(target).document == after
+    assert (MappingVersion.live(target).number, target.version) == (2, 2)  # planning left no trace
+    assert MappingVersion.live(sandbox_set).environment == sandbox_set.environment
+    row = FieldMapping.history.filter(mapping_set_id=target.pk, target_attribute="home_city")
+    latest = row.latest()
+    assert latest.history_user is not None and latest.transforms == ["upper"]
+    assert [c.field for c in latest.diff_against(latest.prev_record).changes] == ["transforms"]
+    removed = FieldMapping.history.filter(
+        mapping_set_id=target.pk, target_attribute="plan_interest"
+    )
+    assert removed.latest().history_type == "-"
+    ingest = IngestCaller(platform_client(target))
+    assert ingest.post("support-bot-prod", conversation_for("u-8")).status_code == 200
+    attributes = braze.received[-1].body["attributes"][0]
+    assert (attributes["home_city"], attributes["last_city"]) == ("LISBON", "Lisbon")
+
+
+def test_a_confirmation_of_a_diff_no_longer_true_writes_nothing(admin, sandbox_set, prod):
+    first = preview(admin, sandbox_set, prod)
+    confirm(admin, sandbox_set, prod, first.context["fingerprint"])
+    page = preview(admin, sandbox_set, prod)  # nothing to promote: no Promote button
+    assert 'name="_apply"' not in page.content.decode()
+    _change_sandbox(sandbox_set)
+
+    response = confirm(admin, sandbox_set, prod, page.context["fingerprint"])
+
+    assert "not what you saw" in response.content.decode()
+    assert MappingSet.objects.get(slug="support-bot-prod").versions.count() == 1
+
+
+def test_a_slug_taken_in_another_environment_is_refused(admin, sandbox_set, prod, environment):
+    MappingSet.objects.create(
+        slug="faq", name="FAQ", environment=environment, identifier_source_path="user.id"
+    )
+
+    page = preview(admin, sandbox_set, prod, slug="faq")
+
+    assert "The mapping set &#x27;faq&#x27; is in sandbox, not prod" in page.content.decode()
+    assert MappingSet.objects.get(slug="faq").versions.count() == 0
+
+
+def test_promotion_needs_the_change_permission(client, django_user_model, sandbox_set, prod):
+    auditor = _login(client, django_user_model, AUDITOR)
+
+    response = auditor.post(promote_url(sandbox_set), {"environment": prod.pk, "_apply": "1"})
+
+    assert response.status_code == 403
+    assert not MappingSet.objects.filter(environment=prod).exists()
+
+
+def test_the_source_environment_is_not_offered(admin, sandbox_set, prod):
+    page = admin.get(promote_url(sandbox_set))
+
+    choices = [choice.pk for choice in page.context["form"].fields["environment"].queryset]
+    assert choices == [prod.pk]
+    versions = admin.get(f"/admin/mappings/mappingset/{sandbox_set.pk}/versions/")
+    assert promote_url(sandbox_set) in versions.content.decode()
