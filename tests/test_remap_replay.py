@@ -197,3 +197,16 @@ def test_a_user_without_the_replay_permission_can_neither_preview_nor_re_map(
     page = auditor.get(f"/admin/logs/deliveries/{rejected.pk}/").content.decode()
     assert "Re-map with the current mapping" not in page
     assert Delivery.objects.get(pk=rejected.pk).status == DeliveryStatus.REJECTED
+
+
+def test_the_sample_diff_masks_sensitive_values_as_the_delivery_page_does(
+    operator, rejected, mapping_set, braze
+):
+    fix_the_mapping(mapping_set)
+    FieldMapping.objects.filter(target_attribute="email").update(is_sensitive=True)
+
+    page = operator.get(f"/admin/logs/deliveries/{rejected.pk}/remap/").content.decode()
+
+    assert "<code>attributes.email</code>" in page and "masked" in page
+    assert "zoe@example.com" not in page
+    assert "Zoë" in page  # other attributes stay readable
