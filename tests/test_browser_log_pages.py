@@ -1,4 +1,5 @@
-"""A real browser: auditor and admin filter the log, open a delivery; the admin replays it."""
+"""A real browser: auditor and admin filter the log, open a delivery; the admin replays it,
+with the stored body or re-mapped with the current mapping."""
 
 import time
 
@@ -6,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from mappings.delivery import worker
+from mappings.models import Delivery, FieldMapping
+from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
@@ -94,3 +97,26 @@ def test_an_admin_replays_a_failed_delivery_and_sees_the_new_attempt(
     assert "replayed by oscar" in summary
     assert "HTTP 201" in summary
     assert braze.accepted_objects("attributes")[-1]["external_id"] == "u-42"
+
+
+def test_an_admin_re_maps_a_rejected_delivery_after_fixing_the_mapping(
+    log_in, live_server, mapping_set, conversation, braze
+):
+    rejected = Delivery.objects.create(
+        mapping_set=mapping_set, environment=mapping_set.environment, mapping_version=1,
+        status=DeliveryStatus.REJECTED, received_payload=conversation,
+    )  # fmt: skip
+    FieldMapping.objects.filter(target_attribute="home_city").update(transforms=["upper"])
+    mapping_set.bump_version()
+    page = log_in("oscar", INTEGRATION_ADMIN)
+    page.goto(f"{live_server.url}/admin/logs/deliveries/{rejected.pk}/")
+    assert page.locator("#replay-button").count() == 0  # no stored body to replay
+
+    page.click("#remap-button")
+    assert "1</strong> would map" in page.content()
+    added = page.locator(".remap-sample tr.change-added").all_inner_texts()
+    assert any("home_city" in row and "LISBON" in row for row in added)
+    page.click("#remap-confirm")
+
+    _wait_for_text(page, "#delivery-status", "Delivered")
+    assert braze.accepted_objects("attributes")[-1]["home_city"] == "LISBON"

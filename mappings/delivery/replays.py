@@ -71,6 +71,7 @@ def replay(delivery: Delivery, *, triggered_by=None) -> DeliveryAttempt:
             url=delivery.environment.users_track_url,
             request_body=dispatch.outgoing_payload(delivery),
             triggered_by=triggered_by,
+            mapping_version=delivery.mapping_version,  # the stored body's, sent as it is
         )
         delivery.attempt_count += 1
         delivery.status = DeliveryStatus.PENDING

@@ -101,17 +101,27 @@ def _flatten(value: Any, prefix: str, into: dict[str, Any]) -> None:
         into[prefix] = value
 
 
+def body_fields(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """A Braze body, one entry per Braze field, plus whether it is sent at all (None: not)."""
+    fields: dict[str, Any] = {"outcome": "reject" if payload is None else "send"}
+    if payload is not None:
+        _flatten(payload, "", fields)
+    return fields
+
+
 def sent_fields(result: MappingResult) -> dict[str, Any]:
     """What a result sends, one entry per Braze field, plus whether it is sent at all."""
-    fields = {"outcome": "send" if result.ok else "reject"}
-    if result.ok:
-        _flatten(result.payload, "", fields)
-    return fields
+    return body_fields(result.payload if result.ok else None)
 
 
 def field_outcomes(published: MappingResult, edited: MappingResult) -> list[FieldOutcome]:
     """Every field either mapping sends, side by side, in the published mapping's order."""
-    before, after = sent_fields(published), sent_fields(edited)
+    return compared_fields(sent_fields(published), sent_fields(edited))
+
+
+def compared_fields(before: dict[str, Any], after: dict[str, Any]) -> list[FieldOutcome]:
+    """Two bodies' fields (``body_fields``) side by side, in the first one's order; the delivery
+    log's re-mapping confirmation shows a stored body against its re-mapped one this way."""
     names = list(before) + [name for name in after if name not in before]
     return [FieldOutcome(name, before.get(name), after.get(name)) for name in names]
 

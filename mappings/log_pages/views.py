@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from mappings.delivery import replays
+from mappings.delivery import remapping, replays
 from mappings.delivery.replays import NotReplayable
 from mappings.log_pages import (
     charts,
@@ -21,10 +21,12 @@ from mappings.log_pages import (
     environment_health,
     export,
     presenters,
+    remap_preview,
 )
 from mappings.log_pages.filters import AttemptFilter, DeliveryFilter
 from mappings.log_pages.queries import LogPage, keyset_page
 from mappings.models import Delivery, DeliveryAttempt
+from mappings.models.audit import REMAPPABLE_STATUSES
 
 VIEW_LOG = "mappings.view_delivery"
 REPLAY = "mappings.replay_delivery"
@@ -131,9 +133,11 @@ def delivery_detail(request: HttpRequest, pk) -> HttpResponse:
         Delivery.objects.select_related("mapping_set", "environment", "api_client"), pk=pk
     )
     view = presenters.delivery_view(delivery)
-    can_replay = request.user.has_perm(REPLAY) and view.replayable
+    may_replay = request.user.has_perm(REPLAY)
     return _render(
-        request, "delivery_detail.html", "Delivery", view=view, can_replay=can_replay,
+        request, "delivery_detail.html", "Delivery", view=view,
+        can_replay=may_replay and view.replayable,
+        can_remap=may_replay and delivery.status in REMAPPABLE_STATUSES,
         version_recorded=config_history.version_recorded(delivery),
     )  # fmt: skip
 
@@ -167,6 +171,55 @@ def bulk_replay(request: HttpRequest) -> HttpResponse:
     return _render(
         request, "bulk_replay.html", "Replay deliveries", filter=filterset,
         count=min(count, limit), capped=count > limit, query=request.GET.urlencode(),
+    )  # fmt: skip
+
+
+def _remap_message(request: HttpRequest, outcome: remapping.Remapped) -> None:
+    if outcome.sent:
+        messages.success(request, f"Re-mapped with mapping v{outcome.version} and queued.")
+        return
+    problems = "; ".join(f"{p.target}: {p.reason}" for p in outcome.result.problems)
+    messages.error(request, f"Mapping v{outcome.version} still rejects it: {problems}")
+
+
+@log_view(REPLAY)
+def remap_delivery(request: HttpRequest, pk) -> HttpResponse:
+    """GET: what the current mapping makes of this delivery. POST: re-map it and send."""
+    delivery = get_object_or_404(Delivery.objects.select_related("mapping_set"), pk=pk)
+    if request.method == "POST":
+        try:
+            _remap_message(request, remapping.remap_one(delivery, request.user))
+        except NotReplayable as error:
+            messages.error(request, str(error))
+        return redirect("logs:delivery", pk=delivery.pk)
+    found = remap_preview.preview(Delivery.objects.filter(pk=delivery.pk), limit=1)
+    return _render(
+        request, "remap_replay.html", "Re-map and send", preview=found,
+        version=delivery.mapping_set.version, query="",
+        cancel=reverse("logs:delivery", kwargs={"pk": delivery.pk}),
+    )  # fmt: skip
+
+
+@log_view(REPLAY)
+def bulk_remap(request: HttpRequest) -> HttpResponse:
+    """GET: what the current mapping makes of the filtered view. POST: re-map and send them."""
+    filterset = _deliveries(request)
+    if not filterset.is_valid():
+        return redirect(f"{reverse('logs:deliveries')}?{request.GET.urlencode()}")
+    limit = settings.LOG_BULK_REPLAY_MAX
+    if request.method == "POST":
+        summary = remapping.remap_many(filterset.qs, request.user, limit)
+        note = f" (capped at {limit}: re-map again for the rest)" if summary.capped else ""
+        messages.success(
+            request,
+            f"Re-mapped and queued {summary.sent} deliveries; "
+            f"{summary.still_rejected} still rejected{note}.",
+        )
+        return redirect(f"{reverse('logs:deliveries')}?{_query(request, status=None)}")
+    return _render(
+        request, "remap_replay.html", "Re-map and send deliveries",
+        preview=remap_preview.preview(filterset.qs, limit), query=request.GET.urlencode(),
+        cancel=f"{reverse('logs:deliveries')}?{request.GET.urlencode()}",
     )  # fmt: skip
 
 

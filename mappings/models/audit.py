@@ -27,6 +27,8 @@ class DeliveryStatus(models.TextChoices):
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT, DeliveryStatus.RETRYING)
 # Deliveries that ended without reaching Braze and can be replayed by hand.
 REPLAYABLE_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+# A re-mapping replay also takes the ones the mapping rejected: the current mapping may not.
+REMAPPABLE_STATUSES = (*REPLAYABLE_STATUSES, DeliveryStatus.REJECTED)
 
 
 class AttemptOutcome(models.TextChoices):
@@ -204,6 +206,11 @@ class DeliveryAttempt(models.Model):
         blank=True,
         related_name="+",
         help_text="Who replayed it by hand; empty for automatic attempts",
+    )
+    mapping_version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Mapping set version that produced request_body (recorded on replays)",
     )
 
     class Meta:
