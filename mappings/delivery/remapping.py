@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
-from mappings.delivery import dispatch, worker
+from mappings.delivery import replays
 from mappings.delivery.replays import NotReplayable
 from mappings.engine.data_points import data_points
 from mappings.engine.mapping import MappingResult, compiled_for
@@ -115,27 +114,10 @@ def _store_body(delivery: Delivery, result: MappingResult, version: int) -> None
 
 
 def _queue(delivery: Delivery, user, version: int) -> DeliveryAttempt:
-    """The attempt row the worker sends (as a replay's), and the delivery due now."""
-    attempt = DeliveryAttempt.objects.create(
-        delivery=delivery,
-        attempt_number=delivery.attempt_count + 1,
-        environment_id=delivery.environment_id,
-        mapping_set_id=delivery.mapping_set_id,
-        url=delivery.environment.users_track_url,
-        request_body=dispatch.outgoing_payload(delivery),
-        triggered_by=user,
-        mapping_version=version,
-    )
-    delivery.attempt_count += 1
-    delivery.status = DeliveryStatus.PENDING
-    delivery.reason = ""
-    delivery.next_attempt_at = timezone.now()
-    delivery.save(
-        update_fields=[
-            "braze_payload", "mapping_version", "external_id", "problems",
-            "skipped_attributes", "data_points", "data_points_saved",
-            "attempt_count", "status", "reason", "next_attempt_at", "updated_at",
-        ]
+    """The attempt row the worker sends (as a replay's), and the delivery due now, with the
+    fields the re-mapping changed."""
+    remapped = (
+        "braze_payload", "mapping_version", "external_id", "problems", "skipped_attributes",
+        "data_points", "data_points_saved",
     )  # fmt: skip
-    worker.notify(delivery.environment_id)
-    return attempt
+    return replays.queue_manual_attempt(delivery, user, version, also_saved=remapped)

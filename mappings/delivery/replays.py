@@ -63,22 +63,31 @@ def replay(delivery: Delivery, *, triggered_by=None) -> DeliveryAttempt:
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.status not in REPLAYABLE_STATUSES:
             raise NotReplayable(f"A {delivery.status} delivery cannot be replayed")
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            attempt_number=delivery.attempt_count + 1,
-            environment_id=delivery.environment_id,
-            mapping_set_id=delivery.mapping_set_id,
-            url=delivery.environment.users_track_url,
-            request_body=dispatch.outgoing_payload(delivery),
-            triggered_by=triggered_by,
-            mapping_version=delivery.mapping_version,  # the stored body's, sent as it is
-        )
-        delivery.attempt_count += 1
-        delivery.status = DeliveryStatus.PENDING
-        delivery.reason = ""
-        delivery.next_attempt_at = timezone.now()
-        delivery.save(
-            update_fields=["attempt_count", "status", "reason", "next_attempt_at", "updated_at"]
-        )
-        worker.notify(delivery.environment_id)
+        # The stored body's version: it is sent as it is.
+        return queue_manual_attempt(delivery, triggered_by, delivery.mapping_version)
+
+
+def queue_manual_attempt(
+    delivery: Delivery, triggered_by, mapping_version: int | None, also_saved: tuple = ()
+) -> DeliveryAttempt:
+    """An attempt row for the body ``delivery`` now holds, logged with the user who asked and
+    the mapping version that made the body, and the delivery due now for the worker to send.
+    ``also_saved`` names the delivery's other fields the caller changed."""
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery,
+        attempt_number=delivery.attempt_count + 1,
+        environment_id=delivery.environment_id,
+        mapping_set_id=delivery.mapping_set_id,
+        url=delivery.environment.users_track_url,
+        request_body=dispatch.outgoing_payload(delivery),
+        triggered_by=triggered_by,
+        mapping_version=mapping_version,
+    )
+    delivery.attempt_count += 1
+    delivery.status = DeliveryStatus.PENDING
+    delivery.reason = ""
+    delivery.next_attempt_at = timezone.now()
+    queued = ["attempt_count", "status", "reason", "next_attempt_at", "updated_at"]
+    delivery.save(update_fields=[*also_saved, *queued])
+    worker.notify(delivery.environment_id)
     return attempt
