@@ -18,10 +18,10 @@ FLOORS = [
     # pure, no ORM, no I/O beyond their own concern
     ("mappings.engine", "mappings.platforms", "mappings.fake_braze", "mappings.encryption",
      "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks",
-     "mappings.presets"),
+     "mappings.presets", "mappings.profile_cache"),
     ("mappings.models",),
-    ("mappings.delivery", "mappings.lookups"),
-    ("mappings.ingest",),
+    ("mappings.delivery",),
+    ("mappings.ingest", "mappings.lookups"),
     ("mappings.api", "mappings.log_pages", "mappings.admin", "mappings.management",
      "mappings.signals", "mappings.tasks", "mappings.apps"),
 ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 import time
 
-from mappings.lookups import export_budget, profile_cache
+from mappings import profile_cache
+from mappings.lookups import export_budget
 
 USER = {"external_id": "u-1", "first_name": "Ana"}
 

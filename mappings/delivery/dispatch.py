@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mappings import profile_cache
 from mappings.delivery import attempt_rows, braze, metrics, outbox, rate_limit, recovery
 from mappings.delivery.batching import Batch, Item, errors_by_key, pack
 
@@ -39,7 +40,6 @@ from mappings.delivery.payloads import trimmed_payload
 from mappings.delivery.payloads import value_digest as value_digest
 from mappings.delivery.retry_policy import gives_up
 from mappings.encryption import SecretDecryptionError
-from mappings.lookups import profile_cache
 from mappings.models import (
     BrazeCredential,
     DeliveredAttributes,

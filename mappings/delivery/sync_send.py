@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from mappings import profile_cache
 from mappings.delivery import braze, dispatch, outbox, payloads, sync_rows
 from mappings.delivery.batching import Item, pack
-from mappings.lookups import profile_cache
 from mappings.models import Delivery, DeliveryAttempt, Environment
 from mappings.models.audit import AttemptOutcome
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from django.conf import settings
 
+from mappings import profile_cache
 from mappings.delivery import braze
 from mappings.engine import lookup_mapping, mapping
 from mappings.engine.lookup_mapping import CompiledLookup, LookupAnswer
 from mappings.engine.spec import MappingSpec
-from mappings.lookups import export_budget, profile_cache
+from mappings.lookups import export_budget
 from mappings.lookups.export_batcher import ExportBatcher
 from mappings.models import Environment, Lookup, LookupOutcome, MappingSet
 
