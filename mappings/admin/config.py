@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from mappings.admin import connection as admin_connection
-from mappings.admin import draft_preview, drafts, fast_widgets, promotion, row_editor, versions
+from mappings.admin import draft_preview, drafts, editor_context, fast_widgets, promotion, versions
 from mappings.admin import presets as admin_presets
 from mappings.admin import preview as admin_preview
 from mappings.admin.forms import (
@@ -269,7 +269,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Seen source paths")
     def seen_paths(self, mapping_set: MappingSet) -> str:
-        seen = row_editor.path_suggestions(mapping_set) if mapping_set.pk else []
+        seen = editor_context.path_suggestions(mapping_set) if mapping_set.pk else []
         options = format_html_join("", '<option value="{}">{}</option>', seen)
         summary = f"{len(seen)} paths seen in received conversations (offered as suggestions)"
         return format_html('{}<datalist id="seen-paths">{}</datalist>', summary, options)
@@ -295,7 +295,7 @@ class MappingSetAdmin(SimpleHistoryAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), **row_editor.page_context()}
+        extra_context = {**(extra_context or {}), **editor_context.page_context()}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):

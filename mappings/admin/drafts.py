@@ -14,7 +14,7 @@ from django import forms
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 
-from mappings.admin import fast_widgets, row_editor
+from mappings.admin import editor_context, fast_widgets
 from mappings.management import config_io
 from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
 
@@ -103,7 +103,7 @@ class DraftRowsFormSet(BaseInlineFormSet):
         if index is not None and index >= self.initial_form_count():
             last = max((row.position for row in self.get_queryset()), default=None)
             offset = index - self.initial_form_count()
-            kwargs["initial"] = row_editor.next_positions(last, offset + 1)[offset]
+            kwargs["initial"] = editor_context.next_positions(last, offset + 1)[offset]
         return kwargs
 
     def add_fields(self, form, index) -> None:

@@ -1,4 +1,4 @@
-"""The mapping set page's row editor: the engine's catalogue for its script, rows at the end.
+"""What the mapping set page's row editor is given: the engine's catalogue, positions, paths.
 
 The script (static/mappings/row_editor.js) draws transforms and targets as choices; what it
 offers comes from ``mappings.engine.catalogue``, put in the page once as JSON here. The source
