@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from mappings.api import config_lookups, request_quota
 from mappings.fake_braze import FakeBraze
-from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+from mappings.models import ApiClient, Environment, FieldMapping, MappingSet
 
 BRAZE_KEY = "braze-test-key-canary-7Qx9"
 # A key of the same workspace without the users.track permission: the fake answers it 403.
@@ -58,9 +58,7 @@ def braze(fake_braze_server):
 @pytest.fixture
 def environment(braze, db) -> Environment:
     environment = Environment.objects.create(name="sandbox", rest_endpoint=braze.url)
-    credential = BrazeCredential(environment=environment)
-    credential.set_api_key(BRAZE_KEY)
-    credential.save()
+    environment.store_api_key(BRAZE_KEY)
     return environment
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from mappings.management import config_diff, config_io
-from mappings.models import BrazeCredential, Environment, FieldMapping, MappingSet, MappingVersion
+from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY, IngestCaller, conversation_for
 
@@ -31,9 +31,7 @@ def admin(client, django_user_model):
 @pytest.fixture
 def prod(braze, db) -> Environment:
     environment = Environment.objects.create(name="prod", rest_endpoint=braze.url)
-    credential = BrazeCredential(environment=environment)
-    credential.set_api_key(BRAZE_KEY)
-    credential.save()
+    environment.store_api_key(BRAZE_KEY)
     return environment
 
 
