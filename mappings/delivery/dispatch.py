@@ -368,10 +368,15 @@ def record_answer(environment, claim: Claim, batch: Batch, answer: braze.BrazeAn
     if claim.gate_failures:  # else a no-op write per request; a later success resets it
         outbox.record_success(environment.pk)
     _remember_attributes(environment.pk, [claim.deliveries[k] for k in accepted], claim)
-    # A lookup of these users must read what was just written, not our cached profile (every
-    # user of the request: one whose object Braze refused may still have had others applied).
-    profile_cache.forget(environment.pk, [claim.deliveries[k].external_id for k in batch.keys])
+    # Every user of the request: one whose object Braze refused may still have had others applied.
+    written_to(environment.pk, [claim.deliveries[k].external_id for k in batch.keys])
     return delivered
+
+
+def written_to(environment_id: int, external_ids: list[str]) -> None:
+    """What follows a 2xx for these users, on every path that records one (here and sync mode's
+    own statement): a lookup of them must read what was just written, not a cached profile."""
+    profile_cache.forget(environment_id, external_ids)
 
 
 def _reject(claim: Claim, key: Hashable, errors: list[dict], answer) -> None:

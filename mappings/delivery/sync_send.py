@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from mappings import profile_cache
 from mappings.delivery import braze, dispatch, outbox, payloads, sync_rows
 from mappings.delivery.batching import Item, pack
 from mappings.models import Delivery, DeliveryAttempt, Environment
@@ -102,8 +101,7 @@ def _record_answer(environment, claim: dispatch.Claim, batch, answer: braze.Braz
         written = sync_rows.record_delivered(
             key, claim.attempts[key].pk, token=claim.token, **dispatch.answer_fields(answer)
         )
-        # As dispatch.record_answer does: a lookup must read what was just written.
-        profile_cache.forget(environment.pk, [claim.deliveries[key].external_id])
+        dispatch.written_to(environment.pk, [claim.deliveries[key].external_id])
         return int(written)
     with transaction.atomic():
         return dispatch.record_answer(environment, claim, batch, answer)
