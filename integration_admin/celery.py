@@ -19,6 +19,12 @@ app.autodiscover_tasks()
 def _schedule_sweep(sender: Celery, **kwargs) -> None:
     from django.conf import settings
 
+    from mappings import periodic_jobs
+
     sender.add_periodic_task(
         settings.DELIVERY_SWEEP_INTERVAL_SECONDS, sender.signature("mappings.tasks.sweep")
     )
+    for job in periodic_jobs.jobs():
+        if job.interval > 0:
+            task = sender.signature("mappings.tasks.run_periodic_job", args=(job.name,))
+            sender.add_periodic_task(job.interval, task, name=f"periodic job {job.name}")

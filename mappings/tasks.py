@@ -6,6 +6,7 @@ then the broker is not the record of truth: the sweep finds any row a lost task 
 
 from celery import shared_task
 
+from mappings import periodic_jobs
 from mappings.delivery import worker
 
 
@@ -21,3 +22,9 @@ def sweep() -> int:
     for environment_id in environment_ids:
         deliver_environment.delay(environment_id)
     return len(environment_ids)
+
+
+@shared_task(ignore_result=True)
+def run_periodic_job(name: str) -> None:
+    """One periodic job (alerts, canary), sent by beat on the job's interval."""
+    periodic_jobs.run_job(name)

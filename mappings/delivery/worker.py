@@ -19,6 +19,7 @@ from celery import signature
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from mappings import periodic_jobs
 from mappings.delivery import dispatch, outbox, recovery
 from mappings.delivery.hints import HintCoalescer
 
@@ -91,6 +92,10 @@ class EmbeddedWorker:
                 run_once()
             except Exception:  # keep the thread alive: the next round or the sweep retries
                 logger.exception("Delivery worker round failed")
+            try:
+                periodic_jobs.run_due()  # alerts, canary: logged and retried on their own
+            except Exception:
+                logger.exception("Periodic jobs round failed")
             finally:
                 close_old_connections()
 

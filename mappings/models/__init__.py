@@ -6,6 +6,7 @@ from mappings.models.audit import (
     DeliveryAttempt,
     DeliveryGate,
 )
+from mappings.models.canary import CanaryRun
 from mappings.models.config import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
 from mappings.models.discovery import SeenPath
 from mappings.models.lookups import Lookup, LookupField, LookupOutcome, LookupSettings
@@ -14,6 +15,7 @@ from mappings.models.versions import MappingVersion
 __all__ = [
     "ApiClient",
     "BrazeCredential",
+    "CanaryRun",
     "DeliveredAttributes",
     "Delivery",
     "DeliveryAttempt",
