@@ -93,6 +93,10 @@ def test_a_duplicate_target_names_both_rows_and_the_field(admin_client, mapping_
     page = response.content.decode()
     assert "Row 5 (home_city), Braze target: row 3 already sends to home_city" in page
     assert "Please correct the duplicate" not in page
+    # Drawn in that row's target cell, above its input (the rows table's own cells).
+    cell = re.search(r'<td class="field-target_attribute">(.*?)</td>', page.split('id="rows-4"')[1])
+    assert "one row per Braze target" in cell[1]
+    assert cell[1].index("errorlist") < cell[1].index('name="rows-4-target_attribute"')
     row_errors = response.context["inline_admin_formsets"][0].formset.forms[4].errors
     assert row_errors["target_attribute"] == [
         "Row 3 already sends to home_city; one row per Braze target"

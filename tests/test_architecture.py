@@ -23,7 +23,7 @@ FLOORS = [
     ("mappings.delivery",),
     ("mappings.ingest", "mappings.lookups"),
     ("mappings.api", "mappings.log_pages", "mappings.admin", "mappings.management",
-     "mappings.signals", "mappings.tasks", "mappings.apps"),
+     "mappings.signals", "mappings.tasks", "mappings.apps", "mappings.templatetags"),
 ]  # fmt: skip
 
 # Rooms that must stay apart from most of the house, whatever their floor.

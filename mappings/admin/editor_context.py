@@ -37,11 +37,11 @@ def path_suggestions(mapping_set: MappingSet) -> list[tuple[str, str]]:
     examples = discovery.examples_of(sample.received_payload) if sample else {}
     hidden = set(mapping_set.rows.filter(is_sensitive=True).values_list("source_path", flat=True))
     suggestions = []
-    for seen in mapping_set.seen_paths.all():
-        label = ", ".join(seen.types)
-        if seen.path in examples and seen.path not in hidden:
-            example = str(examples[seen.path])
+    for path, types in mapping_set.seen_paths.values_list("path", "types"):
+        label = ", ".join(types)
+        if path in examples and path not in hidden:
+            example = str(examples[path])
             cut = example[:EXAMPLE_CHARS] + ("…" if len(example) > EXAMPLE_CHARS else "")
             label += f" · e.g. {cut}"
-        suggestions.append((seen.path, label))
+        suggestions.append((path, label))
     return suggestions

@@ -267,7 +267,7 @@ def unmapped(mapping_set: MappingSet) -> list[SeenPath]:
     parents = {used[:end] for used in mapped for end, char in enumerate(used) if char == "."}
     return [
         seen
-        for seen in mapping_set.seen_paths.all()
+        for seen in mapping_set.seen_paths.only("mapping_set_id", "path", "types")
         if not {"object", "array"} >= set(seen.types) and not _is_mapped(seen.path, mapped, parents)
     ]
 
