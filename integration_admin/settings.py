@@ -257,6 +257,10 @@ DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
 LOG_PAGE_SIZE = env.int("LOG_PAGE_SIZE", default=50)
 LOG_EXPORT_MAX_ROWS = env.int("LOG_EXPORT_MAX_ROWS", default=100_000)
 LOG_BULK_REPLAY_MAX = env.int("LOG_BULK_REPLAY_MAX", default=500)
+# Dashboard: its counted figures (deliveries per window, top reasons, data points) are counted
+# again this often in the background for the windows viewed lately and read from the cache by
+# the page (mappings/log_pages/dashboard_figures.py); 0 = counted on every view.
+DASHBOARD_REFRESH_SECONDS = env.float("DASHBOARD_REFRESH_SECONDS", default=60.0)
 
 # The service's public address (scheme and host, no path), for links printed outside a request
 # (manage.py send_test's log links); empty = links are paths only.

@@ -17,6 +17,7 @@ from mappings.log_pages import (
     charts,
     config_history,
     dashboard,
+    dashboard_figures,
     data_point_usage,
     environment_health,
     export,
@@ -226,15 +227,16 @@ def bulk_remap(request: HttpRequest) -> HttpResponse:
 @log_view(VIEW_LOG)
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     window = dashboard.WINDOWS.get(request.GET.get("window", "day"), dashboard.WINDOWS["day"])
-    found = dashboard.series(window)
+    figures = dashboard_figures.for_page(window)
     return _render(
         request, "dashboard.html", "Dashboard", window=window, windows=dashboard.WINDOWS,
-        rows=[(series, charts.stacked_bars(series, window)) for series in found],
-        environments=environment_health.environment_health(found), queue=dashboard.queue(),
-        braze_reasons=dashboard.top_reasons(dashboard.AT_BRAZE),
-        rejection_reasons=dashboard.top_reasons(dashboard.REJECTED),
+        rows=[(series, charts.stacked_bars(series, window)) for series in figures.series],
+        environments=environment_health.environment_health(figures.series),
+        queue=dashboard.queue(), figures=figures,
+        refresh_seconds=settings.DASHBOARD_REFRESH_SECONDS,
+        braze_reasons=figures.braze_reasons, rejection_reasons=figures.rejection_reasons,
         recent_failures=dashboard.recent_failures(), legend=charts.LEGEND,
-        data_points=data_point_usage.daily_usage(), data_point_days=data_point_usage.DAYS,
+        data_points=figures.data_points, data_point_days=data_point_usage.DAYS,
     )  # fmt: skip
 
 
