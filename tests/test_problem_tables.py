@@ -35,7 +35,7 @@ def test_a_rejected_delivery_shows_its_problems_as_a_table_and_no_null_body(admi
     page = admin_client.get(f"/admin/logs/deliveries/{rejected.pk}/").content.decode()
 
     [row] = problem_table(page, "mapping-problems")
-    assert row[:4] == ["row 0 → email", "user.profile.email", "not-an-email", "invalid"]
+    assert row[:4] == ["row 1 → email", "user.profile.email", "not-an-email", "invalid"]
     assert "email" in row[4]
     assert "Nothing was sent to Braze: the mapping rejected this conversation" in page
     assert 'id="braze-json"' not in page and "null" not in page

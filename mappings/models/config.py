@@ -311,7 +311,8 @@ class FieldMapping(TimestampedModel):
             transforms=tuple(self.transforms or ()),
             operation=self.operation,
             sensitive=self.is_sensitive,
-            label=f"row {self.position}",
+            # Counted from 1 like the admin's "Row N" messages (positions start at 0).
+            label=f"row {self.position + 1}",
         )
 
 

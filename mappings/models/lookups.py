@@ -80,7 +80,7 @@ class LookupField(models.Model):
             bot_name=self.bot_name,
             transforms=tuple(self.transforms or ()),
             sensitive=self.is_sensitive,
-            label=f"read row {self.position}",
+            label=f"read row {self.position + 1}",  # counted from 1, as the admin counts
         )
 
 
