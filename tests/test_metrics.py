@@ -99,3 +99,24 @@ def test_it_reads_queue_holds_and_dead_deliveries_from_the_database(
     assert value(text, "bridge_dead_deliveries") == 1
     assert value(text, "bridge_environment_held", environment="sandbox", reason="paused") == 1
     assert value(text, "bridge_environment_held", environment="sandbox", reason="backoff") == 0
+
+
+def test_it_counts_refusals_before_ingest_by_route_status_and_code(settings, api_token):
+    settings.METRICS_ENABLED = True
+    http, url = Client(), "/api/v1/ingest/support-bot/"
+    before = scrape()
+    wrong_token = http.post(url, {}, headers={"Authorization": "Bearer bzb_not-a-token"})
+    bad_json = http.post(
+        url, "{not json", content_type="application/json",
+        headers={"Authorization": f"Bearer {api_token}"},
+    )  # fmt: skip
+    after = scrape()
+
+    def grown(**labels: str) -> float:
+        name = "bridge_refused_requests_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert (wrong_token.status_code, wrong_token.json()["error"]["code"]) == (401, "invalid_token")
+    assert (bad_json.status_code, bad_json.json()["error"]["code"]) == (400, "malformed_json")
+    assert grown(route="ingest", status="401", code="invalid_token") == 1
+    assert grown(route="ingest", status="400", code="malformed_json") == 1

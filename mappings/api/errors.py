@@ -18,6 +18,8 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from mappings.delivery import metrics
+
 logger = logging.getLogger(__name__)
 
 # DRF's own codes, renamed where ours say more to an integrator.
@@ -98,7 +100,22 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return None  # Django's handler500 answers, in this same shape under /api/
     if isinstance(exc, exceptions.APIException):
         response.data = _body_for(exc)
+        _count_refusal(context, response)
     return response
+
+
+# Answers to a conversation that was taken: the ingest counts those by outcome itself.
+COUNTED_BY_INGEST = {"idempotency_conflict"}
+
+
+def _count_refusal(context: dict, response: Response) -> None:
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    error = response.data.get("error", {}) if isinstance(response.data, dict) else {}
+    code = error.get("code")
+    if code not in COUNTED_BY_INGEST:
+        route = getattr(match, "url_name", "")
+        metrics.count_refusal(route, response.status_code, code)
 
 
 def _is_api(request: HttpRequest) -> bool:

@@ -39,6 +39,12 @@ INGESTS = Counter(
     "Conversations received, by mapping set, platform route and outcome",
     ["mapping_set", "platform", "outcome"],
 )
+REFUSED_REQUESTS = Counter(
+    "bridge_refused_requests",
+    "API requests refused before any conversation was taken (bad token, unknown mapping set, "
+    "unreadable body, throttled...), by route, HTTP status and error code",
+    ["route", "status", "code"],
+)
 BRAZE_REQUESTS = Counter(
     "bridge_braze_requests",
     "Requests to Braze's /users/track, by HTTP status (or why no answer came)",
@@ -60,6 +66,12 @@ def _ingest_child(mapping_set: str, platform: str, outcome: str):
 
 def count_ingest(mapping_set: str, platform: str, outcome: str) -> None:
     _ingest_child(mapping_set, platform, outcome).inc()
+
+
+def count_refusal(route: str, status: int, code: str) -> None:
+    """One refused API request. Labels come from our own URL names and error codes, never from
+    the request (a slug or platform in a URL is the caller's text: unbounded label values)."""
+    REFUSED_REQUESTS.labels(route or "unknown", str(status), code or "unknown").inc()
 
 
 @lru_cache(maxsize=64)
