@@ -16,6 +16,10 @@ class MappingsConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="mappings-roles")
         from mappings import (
+            periodic_jobs,
             signals,  # noqa: F401 - connects the receivers
             startup_checks,  # noqa: F401 - registers the system checks
         )
+        from mappings.canary import run as canary
+
+        periodic_jobs.register("canary", canary.run_due_canaries, "CANARY_INTERVAL_SECONDS")
