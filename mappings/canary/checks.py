@@ -96,9 +96,9 @@ def _blanked(text: str, api_key: str) -> str:
 
 
 def _quote(value: Any, api_key: str) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    text = _blanked(text, api_key)
-    return repr(text[:QUOTE_CHARS] + ("…" if len(text) > QUOTE_CHARS else ""))
+    """``value`` as JSON (a string in quotes), cut short, without the key."""
+    text = _blanked(json.dumps(value, default=str, ensure_ascii=False), api_key)
+    return text[:QUOTE_CHARS] + ("…" if len(text) > QUOTE_CHARS else "")
 
 
 def _accepted(answer: braze.BrazeAnswer, api_key: str) -> Verdict:
@@ -128,7 +128,9 @@ def shape_problems(answer: braze.BrazeAnswer, api_key: str = "") -> list[str]:
     if body.get("message") != "success":
         problems.append(f'message {_quote(body.get("message"), api_key)}, not "success"')
     processed = body.get("attributes_processed")
-    if type(processed) is not int or processed != 1:
+    if "attributes_processed" not in body:
+        problems.append("no attributes_processed (1 expected)")
+    elif type(processed) is not int or processed != 1:
         problems.append(f"attributes_processed {_quote(processed, api_key)}, not 1")
     if "errors" in body:
         problems.append(f"errors {_quote(body['errors'], api_key)}")
