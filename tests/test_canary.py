@@ -417,6 +417,12 @@ def test_the_admin_lists_runs_read_only_with_filters(admin_client, environment):
     canary.run_canary(environment)
 
     page = admin_client.get("/admin/mappings/canaryrun/?ok__exact=1").content.decode()
+    # The dashboard's link: one environment's runs.
+    by_environment = f"/admin/mappings/canaryrun/?environment__id__exact={environment.pk}"
+    filtered = admin_client.get(by_environment)
 
     assert "Braze wrote the canary user" in page and "sandbox" in page
+    assert (
+        filtered.status_code == 200 and "Braze wrote the canary user" in filtered.content.decode()
+    )
     assert admin_client.get("/admin/mappings/canaryrun/add/").status_code == 403
