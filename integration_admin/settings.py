@@ -248,6 +248,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# The Braze canary (mappings/canary/, docs/deploy.md "Braze canary"): one marked test write per
+# environment this often, checked for status, answer shape and key permission; 0 = off. Each run
+# costs one data point per environment (one custom attribute written).
+CANARY_INTERVAL_SECONDS = env.float("CANARY_INTERVAL_SECONDS", default=900.0)
+# Environments named like production (prod, production, prod-eu...) get the canary only when true.
+CANARY_INCLUDE_PRODUCTION = env.bool("CANARY_INCLUDE_PRODUCTION", default=False)
+# The external_id of the marked test user the canary writes (bridge_canary_at = the run's time).
+CANARY_EXTERNAL_ID = env.str("CANARY_EXTERNAL_ID", default="braze-bridge-canary")
+
 # Audit log: how much of a Braze answer we keep per call.
 AUDIT_RESPONSE_MAX_CHARS = env.int("AUDIT_RESPONSE_MAX_CHARS", default=10_000)
 

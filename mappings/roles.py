@@ -11,7 +11,7 @@ AUDITOR = "Auditor"
 INTEGRATION_ADMIN = "Integration admin"
 
 CONFIG_MODELS = ["environment", "brazecredential", "mappingset", "fieldmapping", "apiclient"]
-LOG_MODELS = ["delivery", "deliveryattempt"]
+LOG_MODELS = ["delivery", "deliveryattempt", "canaryrun"]
 HISTORY_MODELS = [f"historical{model}" for model in CONFIG_MODELS]
 
 

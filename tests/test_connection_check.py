@@ -100,7 +100,7 @@ def test_a_slow_braze_is_a_timeout(environment, braze, settings):
 @pytest.mark.parametrize(
     ("status", "kind", "words"),
     [
-        (503, "braze_down", "Braze answered 503"),
+        (503, "outage", "Braze answered 503"),
         (429, "rate_limited", "test again in a moment"),
         (202, "maintenance", "key was not checked"),
     ],

@@ -44,7 +44,7 @@ HELP_TEXT = (
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str  # "ok", "wrong_key", "refused_key", "not_braze", "unreachable", ...
+    kind: str  # "ok", "wrong_key", "refused_key", "not_braze", "unreachable", "outage", ...
     summary: str  # what it means, for the admin
     seen: str  # what came back: status or error, and how long it took
 
@@ -73,31 +73,49 @@ def check_connection(environment: Environment) -> Verdict:
     return verdict
 
 
-def _check(environment: Environment) -> Verdict:
+class NotSent(Exception):
+    """Nothing can be sent to this environment; ``verdict`` says why, in words."""
+
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.summary)
+        self.verdict = verdict
+
+
+def stored_api_key(environment: Environment) -> str:
+    """The environment's key, once its endpoint is a Braze REST host. Raises ``NotSent``."""
     try:
         braze_endpoints.validate_rest_endpoint(environment.rest_endpoint)
     except ValidationError as error:
-        return Verdict("not_braze", " ".join(error.messages), "not sent")
+        raise NotSent(Verdict("not_braze", " ".join(error.messages), "not sent")) from error
     try:
-        api_key = BrazeCredential.objects.get(environment=environment).api_key()
+        return BrazeCredential.objects.get(environment=environment).api_key()
     except BrazeCredential.DoesNotExist:
-        return Verdict("no_key", "No Braze credential is stored for this environment.", "not sent")
+        summary = "No Braze credential is stored for this environment."
+        raise NotSent(Verdict("no_key", summary, "not sent")) from None
     except SecretDecryptionError:
         summary = (
             "The stored key cannot be decrypted with the current BRAZE_KEY_ENCRYPTION_KEYS: "
             "enter the key again."
         )
-        return Verdict("no_key", summary, "not sent")
+        raise NotSent(Verdict("no_key", summary, "not sent")) from None
+
+
+def _check(environment: Environment) -> Verdict:
+    try:
+        api_key = stored_api_key(environment)
+    except NotSent as refusal:
+        return refusal.verdict
     try:
         answer = braze.track_users(environment.rest_endpoint, api_key, EMPTY_BODY)
     except braze.BrazeError as error:
         if error.answer is None:
-            return _no_answer(error)
-        return _refused(error.answer)
+            return no_answer_verdict(error)
+        return refused_verdict(error.answer)
     return _accepted(answer)
 
 
-def _seen(answer: braze.BrazeAnswer) -> str:
+def seen(answer: braze.BrazeAnswer) -> str:
+    """What came back, for a verdict: "HTTP 201, 34 ms"."""
     shape = "" if answer.body is not None else ", not JSON"
     return f"HTTP {answer.status}{shape}, {answer.duration_ms} ms"
 
@@ -109,32 +127,34 @@ def _accepted(answer: braze.BrazeAnswer) -> Verdict:
             "Braze is in maintenance and queued the test unread: reachable, but the key was "
             "not checked. Test again later."
         )
-        return Verdict("maintenance", summary, _seen(answer))
+        return Verdict("maintenance", summary, seen(answer))
     summary = (
         "The endpoint accepted an empty request, which Braze never does: it is not Braze's "
         "REST API."
     )
-    return Verdict("not_braze", summary, _seen(answer))
+    return Verdict("not_braze", summary, seen(answer))
 
 
-def _refused(answer: braze.BrazeAnswer) -> Verdict:
-    status, seen = answer.status, _seen(answer)
+def refused_verdict(answer: braze.BrazeAnswer) -> Verdict:
+    """A non-2xx answer to the empty request, told in words."""
+    status, shown = answer.status, seen(answer)
     if answer.body is None:
         summary = (
             f"The endpoint answered {status} with something that is not JSON (a web page?): "
             "it is not Braze's REST API."
         )
-        return Verdict("not_braze", summary, seen)
+        return Verdict("not_braze", summary, shown)
     if status == 400 and answer.message.startswith(VALID_DATA_MESSAGE):
         summary = (
             f"Braze is reachable and accepted the key. It answered the empty test request "
             f'"{answer.message}", as it does when the key passes; nothing was written.'
         )
-        return Verdict(OK, summary, seen)
-    return Verdict(*_by_status(status), seen)
+        return Verdict(OK, summary, shown)
+    return Verdict(*status_verdict(status), shown)
 
 
-def _by_status(status: int) -> tuple[str, str]:
+def status_verdict(status: int) -> tuple[str, str]:
+    """The kind and summary of an answer by its status (the empty request's other answers)."""
     if status == 401:
         return "wrong_key", (
             "Braze does not know this key (401): it is wrong or revoked, or it belongs to "
@@ -155,7 +175,7 @@ def _by_status(status: int) -> tuple[str, str]:
             "Braze is rate-limiting this workspace (429): reachable, test again in a moment."
         )
     if status >= 500:
-        return "braze_down", (
+        return "outage", (
             f"Braze answered {status}: a failure on Braze's side. Deliveries wait and retry."
         )
     return "not_braze", (
@@ -175,7 +195,7 @@ NO_ANSWER = {
 }
 
 
-def _no_answer(error: braze.BrazeError) -> Verdict:
+def no_answer_verdict(error: braze.BrazeError) -> Verdict:
+    """A request that got no HTTP answer: a timeout, a TLS or connection error."""
     kind = error.no_answer or "connection"
-    seen = f"{kind} error after {error.duration_ms} ms"
-    return Verdict("unreachable", NO_ANSWER[kind], seen)
+    return Verdict("unreachable", NO_ANSWER[kind], f"{kind} error after {error.duration_ms} ms")

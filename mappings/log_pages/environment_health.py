@@ -3,17 +3,18 @@
 Last successful Braze call: the newest call Braze answered 2xx (all or part of the request
 accepted). The hold comes from the environment's ``DeliveryGate``: parked (a 401/403/404 left
 the key or endpoint to fix), an outage (5xx, timeouts: held, then probed), or a rate limit
-(Braze's 429 wait). Queue: deliveries still on their way, and the oldest one's age.
+(Braze's 429 wait). Queue: deliveries still on their way, and the oldest one's age. Canary: the
+newest finished run of the Braze canary (mappings/canary/), or none.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from mappings.log_pages.dashboard import ANSWERED_OK, Bucket, Series
-from mappings.models import Delivery, DeliveryAttempt, DeliveryGate, Environment
+from mappings.models import CanaryRun, Delivery, DeliveryAttempt, DeliveryGate, Environment
 from mappings.models.audit import OPEN_STATUSES
 
 
@@ -32,6 +33,7 @@ class EnvironmentHealth:
     queue_depth: int = 0
     oldest_open_at: datetime | None = None
     totals: Bucket = field(default_factory=lambda: Bucket(timezone.now()))
+    canary: CanaryRun | None = None
 
     @property
     def last_success_age(self) -> timedelta | None:
@@ -70,6 +72,19 @@ def _last_success_at(environment_id: int) -> datetime | None:
     )
 
 
+def newest_canaries() -> dict[int, CanaryRun]:
+    """Each environment's newest finished canary run, by environment id, in one query."""
+    newest = (
+        CanaryRun.objects.finished()
+        .filter(environment=OuterRef("pk"))
+        .order_by("-started_at", "-id")
+        .values("pk")[:1]
+    )
+    ids = Environment.objects.annotate(run=Subquery(newest)).values("run")
+    runs = CanaryRun.objects.filter(pk__in=ids).defer("request_body", "response_body")
+    return {run.environment_id: run for run in runs}
+
+
 def environment_health(rows: list[Series]) -> list[EnvironmentHealth]:
     """Every environment, with its window totals summed from ``rows``."""
     now = timezone.now()
@@ -85,7 +100,9 @@ def environment_health(rows: list[Series]) -> list[EnvironmentHealth]:
         health.queue_depth, health.oldest_open_at = row["depth"], row["oldest"]
     for row in rows:
         found[row.environment.pk].totals.add(row.totals)
+    canaries = newest_canaries()
     for pk, health in found.items():
         health.hold = hold_of(gates.get(pk), now)
+        health.canary = canaries.get(pk)
         health.last_success_at = _last_success_at(pk)
     return list(found.values())

@@ -4,12 +4,10 @@ Braze answered.
 
 A mapping set delivers to its own environment only (versions per environment are not live yet),
 so ``--env`` is a safety check: it must name that environment. An environment named like
-production (``prod``, ``production``, or either followed by ``-`` or ``_``) is refused unless
-the caller confirms it.
+production (``Environment.looks_like_production``) is refused unless the caller confirms it.
 """
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from mappings.ingest import conversations
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
 
-PRODUCTION_NAME = re.compile(r"^prod(uction)?([-_].*)?$", re.IGNORECASE)
 MAX_ANSWER_CHARS = 500
 
 
@@ -63,7 +60,7 @@ def check_environment(mapping_set: MappingSet, env_name: str | None, yes_prod: b
             f"Mapping set {mapping_set.slug!r} delivers to {environment!r}, not {env_name!r}; "
             "a set sends only to its own environment"
         )
-    if PRODUCTION_NAME.match(environment) and not yes_prod:
+    if mapping_set.environment.looks_like_production and not yes_prod:
         raise SendTestError(
             f"{environment!r} looks like production: add --yes-prod to send test data there"
         )

@@ -1,6 +1,7 @@
 """Configuration that admins edit: where to send, with which key, and how to map."""
 
 import hashlib
+import re
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -30,6 +31,11 @@ def transforms_validator(value) -> None:
     problems = spec.transform_problems(value)
     if problems:
         raise ValidationError([str(problem) for problem in problems])
+
+
+# Names that say production: "prod", "production", or either followed by "-" or "_"
+# ("prod-eu", "production_2"). Test data (send_test, the Braze canary) stays out unless asked.
+PRODUCTION_NAME = re.compile(r"^prod(uction)?([-_].*)?$", re.IGNORECASE)
 
 
 class TimestampedModel(models.Model):
@@ -62,6 +68,10 @@ class Environment(TimestampedModel):
     def save(self, *args, **kwargs) -> None:
         self.rest_endpoint = braze_endpoints.normalise(self.rest_endpoint)
         super().save(*args, **kwargs)
+
+    @property
+    def looks_like_production(self) -> bool:
+        return bool(PRODUCTION_NAME.match(self.name))
 
     @property
     def users_track_url(self) -> str:
