@@ -16,6 +16,12 @@ class MappingsConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="mappings-roles")
         from mappings import (
+            periodic_jobs,
             signals,  # noqa: F401 - connects the receivers
             startup_checks,  # noqa: F401 - registers the system checks
+        )
+        from mappings.alerts import evaluation
+
+        periodic_jobs.register(
+            "alerts", evaluation.evaluate_all, "ALERTS_EVALUATE_INTERVAL_SECONDS"
         )
