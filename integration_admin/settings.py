@@ -266,10 +266,10 @@ SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8
 # each web process or by Celery beat; 0 = never. Evaluating twice at once sends nothing twice.
 ALERTS_EVALUATE_INTERVAL_SECONDS = env.float("ALERTS_EVALUATE_INTERVAL_SECONDS", default=60.0)
 # Mail for alert emails, as one URL (django-environ): smtp+tls://user:password@host:587,
-# smtps://... (SSL), consolemail:// (printed to the log). Locally the console; in production an
-# SMTP server on this host unless set.
-_email = env.email_url(
-    "EMAIL_URL", default="smtp://localhost:25" if PRODUCTION else "consolemail://"
+# smtp+ssl://...:465, consolemail:// (printed to the log). Locally the console; in production an
+# SMTP server on this host unless set. Empty (as .env.example leaves it) means that default.
+_email = env.email_url_config(
+    env.str("EMAIL_URL", default="") or ("smtp://localhost:25" if PRODUCTION else "consolemail://")
 )
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
