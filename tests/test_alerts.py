@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from mappings import periodic_jobs
@@ -19,6 +20,7 @@ from mappings.delivery import worker
 from mappings.fake_braze import Fault
 from mappings.models import AlertNotification, AlertRule, AlertState, Delivery, DeliveryGate
 from mappings.models.audit import OPEN_STATUSES
+from mappings.roles import AUDITOR
 from tests.conftest import BRAZE_KEY, conversation_for
 from tests.webhook_receiver import WebhookReceiver
 
@@ -252,6 +254,22 @@ def test_an_admin_adds_and_changes_a_rule_and_the_webhook_url_is_never_shown_bac
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.threshold == 30 and rule.webhook_url() == receiver.url
+
+
+def test_an_auditor_sees_the_rule_with_its_webhook_masked(client, django_user_model, receiver):
+    rule = _rule("parked", receiver)
+    auditor = django_user_model.objects.create_user("audit", password="pw-unused-1", is_staff=True)
+    auditor.groups.add(Group.objects.get(name=AUDITOR))
+    client.force_login(auditor)
+
+    page = client.get(reverse("admin:mappings_alertrule_change", args=[rule.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert urlsplit(receiver.url).path not in html and "…" + receiver.url[-4:] in html
+    assert "Remove the webhook" not in html  # nothing to change
+    alerts = client.get(reverse("admin:mappings_alertstate_changelist"))
+    assert alerts.status_code == 200
 
 
 def test_the_rule_form_explains_what_is_missing(admin_client, environment):

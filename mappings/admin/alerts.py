@@ -27,6 +27,17 @@ class AlertRuleAdmin(SimpleHistoryAdmin):
                                       "remove_webhook", "cooldown_minutes"]}),
     ]  # fmt: skip
 
+    def get_fieldsets(self, request, obj=None):
+        if obj and not self.has_change_permission(request, obj):
+            # A read-only page renders each field's value, and "webhook_url" would resolve to
+            # the model's webhook_url() method: the decrypted URL. View-only users get the mask.
+            hidden = {"webhook_url", "remove_webhook"}
+            return [
+                (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+                for name, options in self.fieldsets
+            ]
+        return self.fieldsets
+
     @admin.display(description="Current webhook")
     def current_webhook(self, rule: AlertRule) -> str:
         return rule.masked_webhook_url
