@@ -275,6 +275,26 @@ DASHBOARD_REFRESH_SECONDS = env.float("DASHBOARD_REFRESH_SECONDS", default=60.0)
 # (manage.py send_test's log links); empty = links are paths only.
 SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
 
+# Alerts (docs/deploy.md "Alerts"): how often the rules are evaluated, by the embedded loop of
+# each web process or by Celery beat; 0 = never. Evaluating twice at once sends nothing twice.
+ALERTS_EVALUATE_INTERVAL_SECONDS = env.float("ALERTS_EVALUATE_INTERVAL_SECONDS", default=60.0)
+# Mail for alert emails, as one URL (django-environ): smtp+tls://user:password@host:587,
+# smtp+ssl://...:465, consolemail:// (printed to the log). Locally the console; in production an
+# SMTP server on this host unless set. Empty (as .env.example leaves it) means that default.
+_email = env.email_url_config(
+    env.str("EMAIL_URL", default="") or ("smtp://localhost:25" if PRODUCTION else "consolemail://")
+)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10  # seconds: an unreachable SMTP server must not stall the evaluation
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="bridge@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # Prometheus /metrics: on by default outside production (and with DEBUG), off in production
 # unless set; when on, a Bearer token and/or an address allowlist (IPs or networks) guard it,
 # and production refuses to serve it with neither.
@@ -291,6 +311,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # urllib3's DEBUG lines quote each request's path, and an alert webhook's path is its token.
+    "loggers": {"urllib3": {"level": "INFO"}},
 }
 
 if PRODUCTION:

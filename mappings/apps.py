@@ -20,10 +20,14 @@ class MappingsConfig(AppConfig):
             signals,  # noqa: F401 - connects the receivers
             startup_checks,  # noqa: F401 - registers the system checks
         )
+        from mappings.alerts import evaluation
         from mappings.canary import run as canary
         from mappings.log_pages import dashboard_figures
 
         periodic_jobs.register("canary", canary.run_due_canaries, "CANARY_INTERVAL_SECONDS")
+        periodic_jobs.register(
+            "alerts", evaluation.evaluate_all, "ALERTS_EVALUATE_INTERVAL_SECONDS"
+        )
         periodic_jobs.register(
             "dashboard", dashboard_figures.refresh_viewed, "DASHBOARD_REFRESH_SECONDS"
         )

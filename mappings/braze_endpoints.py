@@ -28,7 +28,8 @@ _BRAZE_REST_HOST = re.compile(r"^rest\.[a-z0-9-]+\.braze\.(com|eu)$")
 _LOOPBACK_NAMES = {"localhost"}
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (also used for alert webhooks in local mode)."""
     if host in _LOOPBACK_NAMES:
         return True
     try:
@@ -47,7 +48,7 @@ def validate_rest_endpoint(url: str) -> None:
         )
     if parts.path not in ("", "/"):
         raise ValidationError("The endpoint must not have a path; /users/track is added for you")
-    if _is_loopback(host):
+    if is_loopback(host):
         if not settings.BRAZE_ALLOW_LOOPBACK_ENDPOINTS:
             raise ValidationError("Loopback endpoints are only allowed for the local fake Braze")
         if parts.scheme not in ("http", "https"):

@@ -10,8 +10,10 @@ from django.contrib.auth.models import Group, Permission
 AUDITOR = "Auditor"
 INTEGRATION_ADMIN = "Integration admin"
 
-CONFIG_MODELS = ["environment", "brazecredential", "mappingset", "fieldmapping", "apiclient"]
-LOG_MODELS = ["delivery", "deliveryattempt", "canaryrun"]
+CONFIG_MODELS = [
+    "environment", "brazecredential", "mappingset", "fieldmapping", "apiclient", "alertrule",
+]  # fmt: skip
+LOG_MODELS = ["delivery", "deliveryattempt", "canaryrun", "alertstate", "alertnotification"]
 HISTORY_MODELS = [f"historical{model}" for model in CONFIG_MODELS]
 
 

@@ -21,7 +21,7 @@ FLOORS = [
      "mappings.presets", "mappings.profile_cache", "mappings.periodic_jobs"),
     ("mappings.models",),
     ("mappings.delivery",),
-    ("mappings.ingest", "mappings.lookups", "mappings.canary"),
+    ("mappings.ingest", "mappings.lookups", "mappings.canary", "mappings.alerts"),
     ("mappings.api", "mappings.log_pages", "mappings.admin", "mappings.management",
      "mappings.signals", "mappings.tasks", "mappings.apps", "mappings.templatetags"),
 ]  # fmt: skip

@@ -13,7 +13,15 @@ from mappings import braze_endpoints
 from mappings.admin.widgets import DatalistInput, SecretInput, TransformsEditor
 from mappings.engine import mapping
 from mappings.engine.spec import MappingSpec, RowSpec
-from mappings.models import ApiClient, BrazeCredential, Environment, FieldMapping, MappingSet
+from mappings.models import (
+    AlertRule,
+    ApiClient,
+    BrazeCredential,
+    Environment,
+    FieldMapping,
+    MappingSet,
+)
+from mappings.models.alerts import validate_webhook_url
 
 # Where the engine's identifier locations show in the mapping set form.
 IDENTIFIER_FIELDS = {
@@ -76,6 +84,37 @@ class BrazeCredentialForm(forms.ModelForm):
         if self.cleaned_data.get("api_key"):
             self.instance.set_api_key(self.cleaned_data["api_key"].strip())
         return super().save(commit)
+
+
+class AlertRuleForm(forms.ModelForm):
+    webhook_url = forms.CharField(
+        label="Chat webhook URL",
+        required=False,
+        widget=SecretInput(),
+        validators=[validate_webhook_url],
+        help_text="A Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat). It holds "
+        "a token: stored encrypted, only its last 4 characters are shown again. Leave blank to "
+        "keep the current one.",
+    )
+    remove_webhook = forms.BooleanField(
+        required=False, label="Remove the webhook", help_text="Send by email only from now on"
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name", "kind", "environment", "mapping_set", "threshold", "window_minutes",
+            "min_calls", "cooldown_minutes", "email_recipients", "is_active",
+        ]  # fmt: skip
+
+    def clean(self) -> dict:
+        # Set before the model's own checks run (they ask whether any channel is left).
+        data = super().clean()
+        if data.get("webhook_url"):
+            self.instance.set_webhook_url(data["webhook_url"].strip())
+        elif data.get("remove_webhook"):
+            self.instance.set_webhook_url("")
+        return data
 
 
 class ApiClientForm(forms.ModelForm):

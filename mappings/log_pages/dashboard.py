@@ -19,7 +19,7 @@ from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
 from mappings.models import Delivery, Environment, MappingSet
-from mappings.models.audit import OPEN_STATUSES, AttemptOutcome, DeliveryStatus
+from mappings.models.audit import OPEN_STATUSES, DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,6 @@ GROUPS = [
     ("rejected", "rejected by the mapping (bot data)"),
     ("waiting", "waiting"),
 ]
-# A Braze call that Braze answered 2xx: the whole request, or part of it, was accepted.
-ANSWERED_OK = (AttemptOutcome.SUCCESS, AttemptOutcome.PARTIAL)
 
 
 @dataclass

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 
-from mappings.log_pages.dashboard import ANSWERED_OK, Bucket, Series
+from mappings.log_pages.dashboard import Bucket, Series
 from mappings.models import CanaryRun, Delivery, DeliveryAttempt, DeliveryGate, Environment
-from mappings.models.audit import OPEN_STATUSES
+from mappings.models.audit import ANSWERED_OK, OPEN_STATUSES
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Models: configuration (what admins edit) and audit (what happened)."""
 
+from mappings.models.alerts import AlertNotification, AlertRule, AlertState
 from mappings.models.audit import (
     DeliveredAttributes,
     Delivery,
@@ -13,6 +14,9 @@ from mappings.models.lookups import Lookup, LookupField, LookupOutcome, LookupSe
 from mappings.models.versions import MappingVersion
 
 __all__ = [
+    "AlertNotification",
+    "AlertRule",
+    "AlertState",
     "ApiClient",
     "BrazeCredential",
     "CanaryRun",

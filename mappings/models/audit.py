@@ -38,6 +38,10 @@ class AttemptOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A Braze call that Braze answered 2xx: the whole request, or part of it, was accepted (the
+# dashboard's last success, and the alerts' failure rate, read it).
+ANSWERED_OK = (AttemptOutcome.SUCCESS, AttemptOutcome.PARTIAL)
+
 # Indexes cost every write: a delivery row is written four times on its way to Braze (ingest,
 # claim, attempt count, outcome) and its attempt twice (sent, answered), each write touching
 # every index of the table (unless PostgreSQL can make it a HOT update: no indexed column changed).
