@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from mappings.models import Delivery, DeliveryAttempt
+from mappings.models import AlertNotification, AlertRule, CanaryRun, Delivery, DeliveryAttempt
 from mappings.models.audit import DeliveryStatus
 
 pytestmark = pytest.mark.django_db
@@ -71,5 +71,58 @@ def test_a_dry_run_only_counts(mapping_set):
 
     call_command("purge_logs", "--days", "30", "--dry-run", stdout=out)
 
-    assert "1 deliveries would be purged" in out.getvalue()
+    assert (
+        "Dry run: 1 deliveries, 0 canary runs and 0 alert messages would be purged"
+        in out.getvalue()
+    )
     assert Delivery.objects.count() == 1
+
+
+def _canary_run(environment, age_days: int, ok: bool | None) -> CanaryRun:
+    return CanaryRun.objects.create(
+        environment=environment, started_at=timezone.now() - timedelta(days=age_days), ok=ok,
+        kind="ok" if ok else ("running" if ok is None else "wrong_key"), summary=f"{age_days}",
+    )  # fmt: skip
+
+
+def test_old_canary_runs_and_alert_messages_go_but_each_environments_newest_runs_stay(
+    mapping_set,
+):
+    environment = mapping_set.environment
+    for age in (300, 200, 100):
+        _canary_run(environment, age, ok=False)
+    newest_finished = _canary_run(environment, 90, ok=False)
+    newest = _canary_run(environment, 80, ok=None)  # cut by a crash: never finished
+    recent = _canary_run(environment, 5, ok=True)
+    rule = AlertRule.objects.create(
+        name="Parked", kind="parked", email_recipients="oncall@example.com"
+    )
+    for age in (100, 5):
+        AlertNotification.objects.create(
+            rule=rule, subject_label="sandbox", transition="started", channel="email",
+            sent_at=timezone.now() - timedelta(days=age), ok=True,
+        )  # fmt: skip
+    out = StringIO()
+
+    call_command("purge_logs", "--days", "30", "--dry-run", stdout=out)
+    assert "5 canary runs and 1 alert messages would be purged" in out.getvalue()
+    call_command("purge_logs", "--days", "30", stdout=out)
+
+    assert "Purged 5 canary runs and 1 alert messages." in out.getvalue()
+    kept = set(CanaryRun.objects.values_list("pk", flat=True))
+    assert kept == {recent.pk}  # the newest runs are the recent ones: the old ones all go
+    assert AlertNotification.objects.count() == 1
+    assert {newest_finished.pk, newest.pk}.isdisjoint(kept)  # 90 and 80 days old: gone
+
+
+def test_an_environment_whose_runs_are_all_old_keeps_its_newest_and_newest_finished(
+    mapping_set,
+):
+    environment = mapping_set.environment
+    _canary_run(environment, 300, ok=True)
+    finished = _canary_run(environment, 200, ok=False)
+    running = _canary_run(environment, 100, ok=None)
+
+    call_command("purge_logs", "--days", "30", stdout=StringIO())
+
+    assert set(CanaryRun.objects.values_list("pk", flat=True)) == {finished.pk, running.pk}

@@ -1,4 +1,5 @@
-"""Delete delivery log rows older than N days, in batches, keeping every open delivery.
+"""Delete delivery log rows older than N days, in batches, keeping every open delivery; canary
+runs and alert messages older than that go too (each environment keeps its newest canary runs).
 
 manage.py purge_logs --days 90
 manage.py purge_logs --use-retention-setting      # DELIVERY_RETENTION_DAYS
@@ -15,7 +16,11 @@ from mappings.management import retention
 
 
 class Command(BaseCommand):
-    help = "Purge finished deliveries and their Braze calls older than N days (never open ones)."
+    help = (
+        "Purge finished deliveries and their Braze calls older than N days (never open ones), "
+        "and canary runs and alert messages older than that (the newest canary runs of each "
+        "environment are kept)."
+    )
 
     def add_arguments(self, parser) -> None:
         # Destructive: one explicit choice is required; nothing is purged by default.
@@ -39,9 +44,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Purging finished deliveries created before {cutoff:%Y-%m-%d %H:%M}")
         if options["dry_run"]:
             count = retention.purgeable(cutoff).count()
-            self.stdout.write(f"Dry run: {count} deliveries would be purged.")
+            runs, messages = (rows.count() for rows in retention.purgeable_checks(cutoff))
+            self.stdout.write(
+                f"Dry run: {count} deliveries, {runs} canary runs and {messages} alert messages "
+                "would be purged."
+            )
             return
         self._purge(cutoff, options["batch_size"])
+        checks = retention.purge_checks(cutoff)
+        self.stdout.write(
+            f"Purged {checks.canary_runs} canary runs and {checks.alert_messages} alert messages."
+        )
 
     def _purge(self, cutoff, batch_size: int) -> None:
         deliveries = attempts = 0
