@@ -6,6 +6,7 @@ shows the rows behind it; then the admin pages, a failing webhook and the job re
 
 import logging
 import re
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -309,3 +310,39 @@ def test_the_alerts_job_is_registered_with_its_interval_setting():
     [job] = [job for job in periodic_jobs.jobs() if job.name == "alerts"]
     assert job.interval_setting == "ALERTS_EVALUATE_INTERVAL_SECONDS"
     assert job.run is evaluate_all
+
+
+@pytest.mark.django_db(transaction=True)
+def test_evaluators_in_four_threads_at_once_send_one_message(mailoutbox, receiver):
+    from django.db import connection
+
+    from mappings.models import Environment
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite in-memory test database locks whole tables: no concurrency")
+    environment = Environment.objects.create(
+        name="sandbox", rest_endpoint="https://rest.iad-01.braze.com"
+    )
+    DeliveryGate.objects.create(environment=environment, paused_reason="Braze answered 401")
+    _rule("parked", receiver)
+    start, sent, errors = threading.Barrier(4), [], []
+
+    def evaluator():
+        start.wait()
+        try:
+            sent.extend(evaluate_all())
+        except Exception as error:  # a crash would send nothing and pass for a claim
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluator) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert errors == []
+    assert len(sent) == 1
+    assert len(mailoutbox) == 1 and len(receiver.requests) == 1
+    assert AlertState.objects.get().notified_firing is True
