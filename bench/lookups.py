@@ -43,11 +43,9 @@ import datetime
 import json
 import os
 import random
-import statistics
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,6 +58,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 import django  # noqa: E402
 
 from bench import lookup_bots, report, services  # noqa: E402
+from bench import lookup_figures as figures  # noqa: E402
 from bench.delivery_drain import conversations  # noqa: E402 - realistic conversation bodies
 
 MARK_START = "<!-- bench:lookups:start -->"
@@ -71,6 +70,7 @@ SLUG = "bench-lookups"
 BASELINE = f"/bench/bare-lookup/{SLUG}/"  # bench/bare_urls.py's BareDrfLookup
 WARM_USER = "user-warm"  # warm-up lookups read this user only, and are left out of the figures
 WARM_TURNS = 3
+ALONE_BLOCK = 25  # requests of one kind between two CPU readings, one bot alone
 FIELDS = ("first_name", "email", "custom_attributes")
 HIT_GOAL_MS = 10.0
 LIMITS = "What limits these figures: (to be measured)."
@@ -225,74 +225,6 @@ def clear_received(url: str) -> None:
     requests.delete(f"{url}/_fake/received", timeout=10)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
-
-
-def p50_p99(values: list[float]) -> tuple[float, float]:
-    return (statistics.median(values), percentile(values, 0.99)) if values else (0.0, 0.0)
-
-
-def summary(name: str, results: list, made: int, refused: int, most: int) -> dict:
-    """One client's measured answers by outcome, and its export requests at the fake Braze."""
-    measured = [r for r in results if r[4]]
-    lookups = [r for r in measured if r[0] != "baseline"]
-    by_outcome: dict[str, list[float]] = defaultdict(list)
-    for _, outcome, _, ms, _ in measured:
-        by_outcome[outcome].append(ms)
-    return {
-        "client": name, "lookups": len(lookups), "requests_measured": len(measured),
-        "outcomes": Counter(r[1] for r in measured),
-        "latency": {o: p50_p99(v) for o, v in by_outcome.items()},
-        "requests": made, "per_1000": made * 1000 / max(1, len(lookups)), "refused": refused,
-        "most_in_60s": most,
-    }  # fmt: skip
-
-
-def added(results: list, rounds: int) -> dict:
-    """Hits and baseline p50/p99 and their difference, over the whole run and per time slice
-    (medians of the slices): both sides come from the same bots in the same seconds."""
-    measured = [r for r in results if r[4]]
-    first, last = min(r[2] for r in measured), max(r[2] for r in measured)
-    width = (last - first) / rounds or 1.0
-    slices = [([], []) for _ in range(rounds)]
-    for _, outcome, started, ms, _ in measured:
-        hits, base = slices[min(rounds - 1, int((started - first) / width))]
-        if outcome == "hit":
-            hits.append(ms)
-        elif outcome == "baseline":
-            base.append(ms)
-    per_slice = [(p50_p99(h), p50_p99(b)) for h, b in slices if h and b]
-    hit = p50_p99([r[3] for r in measured if r[1] == "hit"])
-    base = p50_p99([r[3] for r in measured if r[1] == "baseline"])
-    return {
-        "hit": hit, "base": base, "added": (hit[0] - base[0], hit[1] - base[1]),
-        "slices": len(per_slice),
-        "slice_hit": tuple(statistics.median(s[0][i] for s in per_slice) for i in (0, 1)),
-        "slice_base": tuple(statistics.median(s[1][i] for s in per_slice) for i in (0, 1)),
-        "slice_added": tuple(statistics.median(s[0][i] - s[1][i] for s in per_slice)
-                             for i in (0, 1)),
-    }  # fmt: skip
-
-
-def rates(results: list, started: float, ended: float, args) -> dict:
-    """What the bots offered (their think time alone, as if every answer were instant) and
-    what they made, per second, over the measured turns."""
-    low, _, high = args.think_ms.partition("-")
-    mean_think = (float(low) + float(high or low)) / 2000
-    measured = [r for r in results if r[4]]
-    span = max(r[2] + r[3] / 1000 for r in measured) - min(r[2] for r in measured)
-    lookups = sum(1 for r in measured if r[0] != "baseline")
-    return {
-        "offered": args.bots / mean_think if mean_think else float("inf"),
-        "achieved": len(measured) / span,
-        "lookups": lookups / span,
-        "share": lookups / len(measured),
-        "seconds": ended - started,
-    }
-
-
 def server_hit_times(environment, since: datetime.datetime) -> tuple[float, float]:
     """p50 and p99 of the hits' own time as logged: from the request's arrival (middleware) to
     the answer ready, whole milliseconds, without the HTTP client or the log row's insert."""
@@ -300,28 +232,53 @@ def server_hit_times(environment, since: datetime.datetime) -> tuple[float, floa
 
     hits = Lookup.objects.filter(environment=environment, outcome="hit", created_at__gte=since)
     values = list(hits.exclude(external_id=WARM_USER).values_list("latency_ms", flat=True))
-    return (float(statistics.median(values)), float(percentile(values, 0.99))) if values else (0, 0)
+    return figures.p50_p99([float(value) for value in values])
 
 
-def alone(url: str, token: str, count: int) -> dict:
-    """One bot alone, no think time, nothing else running: a hit, then a baseline request,
-    ``count`` times each. The hit path's own cost, apart from the 50 bots' load."""
-    connection = lookup_bots.Connection(url)
+def alone(web, url: str, token: str, count: int) -> dict:
+    """One bot alone, no think time, nothing else running: blocks of hits and of baseline
+    requests in turn, ``count`` of each. The hit path's own cost apart from the 50 bots' load,
+    and the CPU gunicorn and PostgreSQL spent per request of each kind."""
+    from django.db import connection as db
+
+    connection, database = lookup_bots.Connection(url), db.settings_dict["NAME"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     body = Bodies().conversation(WARM_USER, 0)
-    times: dict[str, list[float]] = {"hit": [], "baseline": []}
-    for _ in range(count):
-        for kind, path in (("lookup", f"/api/v1/lookup/{SLUG}/"), ("baseline", BASELINE)):
-            began = time.perf_counter()
-            status, answer = connection.post(path, body, headers)
-            elapsed = (time.perf_counter() - began) * 1000
-            said = lookup_bots.outcome(kind, status, answer)
-            if said not in times:
-                raise SystemExit(f"one bot alone: a {kind} answered {said}")
-            times[said].append(elapsed)
+    sides = {"hit": ("lookup", f"/api/v1/lookup/{SLUG}/"), "baseline": ("baseline", BASELINE)}
+    times = {name: [] for name in sides}
+    cpu = {name: {"web": 0.0, "db": 0.0} for name in sides}
+    for start in range(0, count, ALONE_BLOCK):
+        for name, (kind, path) in sides.items():
+            before = services.cpu_by_process(web, database)
+            for _ in range(min(ALONE_BLOCK, count - start)):
+                began = time.perf_counter()
+                status, answer = connection.post(path, body, headers)
+                times[name].append((time.perf_counter() - began) * 1000)
+                if (said := lookup_bots.outcome(kind, status, answer)) != name:
+                    raise SystemExit(f"one bot alone: a {kind} answered {said}")
+            used = services.cpu_used(before, services.cpu_by_process(web, database))
+            for role, seconds in used.items():
+                cpu[name][role] += seconds * 1000 / count
     connection.close()
-    hit, base = p50_p99(times["hit"]), p50_p99(times["baseline"])
-    return {"hit": hit, "base": base, "added": (hit[0] - base[0], hit[1] - base[1])}
+    hit, base = figures.p50_p99(times["hit"]), figures.p50_p99(times["baseline"])
+    return {"hit": hit, "base": base, "added": (hit[0] - base[0], hit[1] - base[1]), "cpu": cpu}
+
+
+def log_insert_times(environment, count: int) -> tuple[float, float]:
+    """p50 and p99 of the lookup log's row alone, written as a hit writes it (the ORM's create
+    in autocommit, so each waits for its commit), on this database now; then deleted."""
+    from mappings.models import Lookup, MappingSet
+
+    mapping_set, times = MappingSet.objects.get(slug=SLUG), []
+    for _ in range(count):
+        began = time.perf_counter()
+        Lookup.objects.create(
+            mapping_set=mapping_set, environment=environment, external_id="bench-insert",
+            fields=list(FIELDS), outcome="hit",
+        )  # fmt: skip
+        times.append((time.perf_counter() - began) * 1000)
+    Lookup.objects.filter(environment=environment, external_id="bench-insert").delete()
+    return figures.p50_p99(times)
 
 
 def run_ours(per_bot: list[list[str]], args) -> dict:
@@ -346,12 +303,13 @@ def run_ours(per_bot: list[list[str]], args) -> dict:
         with BudgetWatch(environment.pk) as watch:
             results, reconnects, started, ended = lookup_bots.run(bots)
         cpu = services.cpu_used(cpu_before, services.cpu_by_process(web, database))
-        row = summary("ours", results, *exports_received(fake_url))
+        row = figures.summary("ours", results, *exports_received(fake_url))
         row |= {"counted": watch.most, "server_hit": server_hit_times(environment, since),
-                "added": added(results, args.rounds), "reconnects": reconnects,
-                "rates": rates(results, started, ended, args),
+                "added": figures.added(results, args.rounds), "reconnects": reconnects,
+                "rates": figures.rates(results, started, ended, args),
                 "cpu_ms": {k: v * 1000 / row["requests_measured"] for k, v in cpu.items()},
-                "alone": alone(url, token, args.alone)}  # fmt: skip
+                "alone": alone(web, url, token, args.alone),
+                "insert": log_insert_times(environment, args.alone)}  # fmt: skip
     finally:
         services.stop(processes)
     return row
@@ -365,56 +323,9 @@ def run_naive(per_bot: list[list[str]], args) -> dict:
         clear_received(fake_url)
         bots = plans(fake_url, {"Authorization": f"Bearer {KEY}"}, naive_turns(per_bot), args)
         results, *_ = lookup_bots.run(bots)
-        return summary("naive", results, *exports_received(fake_url))
+        return figures.summary("naive", results, *exports_received(fake_url))
     finally:
         services.stop([fake])
-
-
-def table(rows: list[dict]) -> str:
-    lines = ["| client | outcome | answers | p50 ms | p99 ms |", "|---|---|---:|---:|---:|"]
-    for row in rows:
-        for outcome, count in sorted(row["outcomes"].items()):
-            p50, p99 = row["latency"][outcome]
-            lines.append(f"| {row['client']} | {outcome} | {count:,} | {p50:.2f} | {p99:.2f} |")
-    lines += ["", "| client | export requests | per 1,000 lookups | Braze 429s "
-              "| most in any 60 s |", "|---|---:|---:|---:|---:|"]  # fmt: skip
-    for row in rows:
-        lines.append(f"| {row['client']} | {row['requests']:,} | {row['per_1000']:.1f} | "
-                     f"{row['refused']:,} | {row['most_in_60s']:,} |")  # fmt: skip
-    return "\n".join(lines)
-
-
-def added_table(ours: dict) -> str:
-    a, one = ours["added"], ours["alone"]
-    figures = [
-        ("cache hits, whole request at the bot", a["hit"]),
-        ("baseline: the same stack without the lookup (bare DRF view)", a["base"]),
-        ("**added by the lookup: hit minus baseline**", a["added"]),
-        (
-            f"added, median of {a['slices']} time slices (hit {a['slice_hit'][1]:.2f} / baseline "
-            f"{a['slice_base'][1]:.2f} at p99)",
-            a["slice_added"],
-        ),
-        ("cache hits, server time from arrival (lookup log, whole ms)", ours["server_hit"]),
-        ("one bot alone, no think: cache hits", one["hit"]),
-        ("one bot alone: baseline", one["base"]),
-        ("one bot alone: added", one["added"]),
-    ]
-    lines = ["| figure | p50 ms | p99 ms |", "|---|---:|---:|"]
-    lines += [f"| {name} | {p50:.2f} | {p99:.2f} |" for name, (p50, p99) in figures]
-    return "\n".join(lines)
-
-
-def rate_line(ours: dict) -> str:
-    r, cpu = ours["rates"], ours["cpu_ms"]
-    return (
-        f"Offered by the bots' think time alone: {r['offered']:.0f} requests/s "
-        f"({r['offered'] * r['share']:.0f} lookups/s); achieved "
-        f"{r['achieved']:.0f} requests/s, of which lookups {r['lookups']:.0f}/s "
-        f"({r['share']:.0%}), over {r['seconds']:.0f} s; CPU per request (warm-up turns "
-        f"included): gunicorn {cpu['web']:.2f} ms, PostgreSQL {cpu['db']:.2f} ms; keep-alive "
-        f"reconnects {ours['reconnects']}."
-    )
 
 
 def check(rows: list[dict], rate: int) -> None:
@@ -456,9 +367,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows.append(run_naive(per_bot, args))
     print(f"naive: {rows[1]['requests']} export requests for {rows[1]['lookups']} lookups")
     loads = (load_before, os.getloadavg())
-    text = f"{table(rows)}\n\n{added_table(rows[0])}"
+    text = f"{figures.table(rows)}\n\n{figures.added_table(rows[0])}"
     print(text)
-    print(rate_line(rows[0]))
+    print(figures.rate_line(rows[0]))
     print(
         f"Our export requests: the budget counted at most {rows[0]['counted']} in a minute, "
         f"Braze received at most {rows[0]['most_in_60s']} in any 60 s (budget {args.rate})"
@@ -483,8 +394,9 @@ def write_docs(rows: list[dict], args, text: str, loads) -> None:
         f"{args.baseline_share} baseline requests per lookup mixed in, export budget "
         f"{args.rate}/min, the fake's limit the same). Load average (1 min) "
         f"{loads[0][0]:.2f} before, {loads[1][0]:.2f} after, on a machine shared with other "
-        f"jobs. {rate_line(ours)} Cache-hit latency added to the request: p99 {p99:.2f} ms "
-        f"(goal < {HIT_GOAL_MS:.0f} ms: {'met' if p99 < HIT_GOAL_MS else 'missed'}). Our "
+        f"jobs. {figures.rate_line(ours)} Cache-hit latency added to the request: p99 "
+        f"{p99:.2f} ms (median of the time slices; goal < {HIT_GOAL_MS:.0f} ms: "
+        f"{'met' if p99 < HIT_GOAL_MS else 'missed'} in this run). Our "
         f"export requests: at most {ours['most_in_60s']} in any 60 s at Braze, "
         f"{ours['counted']} counted by our budget, {ours['refused']} 429s "
         f"(budget {args.rate}).\n\n{text}\n\n{LIMITS}\n"
