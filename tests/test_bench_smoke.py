@@ -44,7 +44,7 @@ def bench_database(transactional_db) -> str:
 
 @pytest.fixture
 def bench_redis() -> str:
-    """A Redis database of its own for the scale-out benchmark's broker and cache."""
+    """A Redis database of its own for the benchmarks' broker and cache."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -142,10 +142,12 @@ def test_the_mapping_page_benchmark_times_the_page_with_its_rows_and_paths(bench
 
 
 def test_the_lookup_benchmark_runs_ours_beside_the_naive_client_and_counts_exports(
-    bench_database,
+    bench_database, bench_redis
 ):
-    printed = _run_smoke("bench/lookups.py", DATABASE_URL=bench_database)
+    printed = _run_smoke("bench/lookups.py", DATABASE_URL=bench_database, CACHE_URL=bench_redis)
 
     assert "| ours | hit |" in printed
-    assert "| naive | 300 | 1000.0 |" in printed
+    assert "| ours | baseline | 150 |" in printed  # 0.5 per lookup, same bots, same server
+    assert "| **added by the lookup: hit minus baseline** |" in printed
+    assert "| naive | 300 | 1000.0 | 50 |" in printed  # Braze's 250 a minute, then 429s
     assert "(budget 250)" in printed
