@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from mappings.management import config_io
+from mappings.management import config_diff, config_io
 from mappings.models import Environment, LookupField, MappingSet, MappingVersion
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +214,23 @@ def test_a_mapping_set_document_is_checked_with_the_mapping_prefix(read_rows):
     problems = [str(problem) for problem in config_io.mapping_set_problems(value)]
 
     assert problems == ["mapping.lookups.rows[2].bot_name: must be non-empty text"]
+
+
+def test_against_a_version_recorded_without_read_rows_the_diff_says_nothing_of_them(read_rows):
+    new = config_io.mapping_set_document(read_rows)
+    old = {**new, "lookups": {"ttl_seconds": 300}}  # as versions were recorded before
+
+    assert not config_diff.diff_documents(old, new)
+    assert [row.target for row in config_diff.diff_documents(None, new).read_rows] == [
+        "first_name", "email", "tier",
+    ]  # fmt: skip
+
+
+def test_the_config_changes_page_lists_a_published_read_row_change(admin_client, read_rows):
+    value = config_io.mapping_set_document(read_rows)
+    value["lookups"]["rows"][2]["sensitive"] = True
+    config_io.write_mapping_set(value, target=read_rows, note="tier is private")
+
+    page = admin_client.get("/admin/logs/changes/").content.decode()
+
+    assert "read row tier: sensitive" in page
