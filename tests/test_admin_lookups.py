@@ -1,6 +1,9 @@
-"""The admin's Lookups page: a mapping set's TTL and read rows, saved as edited; the lookup log."""
+"""The admin's Lookups page: a mapping set's TTL and read rows, saved as edited and recorded as
+the set's next published version; the lookup log."""
 
-from mappings.models import Lookup, LookupField
+from mappings.admin.lookups import NOTE
+from mappings.management import config_io
+from mappings.models import Lookup, LookupField, MappingVersion
 
 
 def _form(mapping_set, ttl, rows):
@@ -54,3 +57,57 @@ def test_the_lookup_log_lists_lookups_read_only(admin_client, mapping_set):
     assert page.status_code == 200
     assert "u-9" in page.content.decode()
     assert admin_client.get("/admin/mappings/lookup/add/").status_code == 403
+
+
+def _edit_form(mapping_set, ttl, rows):
+    """The page's post with the set's saved read rows (``rows``: their new values, in order)."""
+    saved = list(mapping_set.lookup_fields.all())
+    data = _form(mapping_set, ttl, rows)
+    data["lookup_fields-INITIAL_FORMS"] = len(saved)
+    for index, row in enumerate(saved):
+        data |= {f"lookup_fields-{index}-id": row.pk,
+                 f"lookup_fields-{index}-mapping_set": mapping_set.pk}  # fmt: skip
+    return data
+
+
+def test_a_save_is_recorded_as_a_published_version_whose_diff_names_the_read_rows(
+    admin_client, mapping_set
+):
+    config_io.record_version(mapping_set, "first", None)
+    url = f"/admin/mappings/lookupsettings/{mapping_set.pk}/change/"
+    admin_client.post(url, _form(mapping_set, 300, [("custom_attributes.tier", "tier", "[]")]))
+
+    response = admin_client.post(
+        url, _edit_form(mapping_set, 60, [("custom_attributes.tier", "tier", '["upper"]')])
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mapping_set.refresh_from_db()
+    live = MappingVersion.live(mapping_set)
+    assert (mapping_set.version, live.number, live.note) == (3, 3, NOTE)
+    assert live.author is not None
+    assert live.document == config_io.mapping_set_document(mapping_set)
+    assert live.document["lookups"]["rows"][0]["transforms"] == ["upper"]
+    listing = admin_client.get(f"/admin/mappings/mappingset/{mapping_set.pk}/versions/")
+    text = listing.content.decode()
+    assert "1 setting changed, 1 read row changed" in text and "1 read row added" in text
+    page = admin_client.get(f"/admin/mappings/mappingset/{mapping_set.pk}/versions/3/")
+    diff = page.content.decode().split('id="version-diff"')[1].split("</div>")[0]
+    assert "lookups.ttl_seconds</strong>: 300 → 60" in diff
+    assert (
+        "read row <strong>tier</strong> changed:" in diff and "transforms: \u2013 → upper" in diff
+    )
+    assert "<code>custom_attributes.tier</code></td><td>tier</td>" in page.content.decode()
+
+
+def test_a_save_that_changes_nothing_records_no_version(admin_client, mapping_set):
+    LookupField.objects.create(mapping_set=mapping_set, braze_field="email", bot_name="email")
+    config_io.record_version(mapping_set, "first", None)
+    url = f"/admin/mappings/lookupsettings/{mapping_set.pk}/change/"
+
+    response = admin_client.post(url, _edit_form(mapping_set, 300, [("email", "email", "[]")]))
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mapping_set.refresh_from_db()
+    assert mapping_set.version == 1
+    assert list(mapping_set.versions.values_list("number", "status")) == [(1, "published")]

@@ -4,10 +4,11 @@ is what changes, history and versions record it, and ingest to the target uses i
 import html
 
 import pytest
+import requests
 from django.contrib.auth.models import Group
 
 from mappings.management import config_diff, config_io
-from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
+from mappings.models import Environment, FieldMapping, LookupField, MappingSet, MappingVersion
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY, IngestCaller, conversation_for
 
@@ -69,11 +70,12 @@ def _shown_lines(response) -> list[str]:
 
 def _expected_lines(diff: config_diff.DocumentDiff) -> list[str]:
     lines = [f"setting {c.field}: {c.old_text} → {c.new_text}" for c in diff.settings]
-    for row in diff.rows:
-        fields = "; ".join(f"{c.field}: {c.old_text} → {c.new_text}" for c in row.changes)
-        lines.append(
-            f"row {row.target} {row.kind}" + (f": {fields}" if row.kind == "changed" else "")
-        )
+    for noun, rows in (("row", diff.rows), ("read row", diff.read_rows)):
+        for row in rows:
+            fields = "; ".join(f"{c.field}: {c.old_text} → {c.new_text}" for c in row.changes)
+            lines.append(
+                f"{noun} {row.target} {row.kind}" + (f": {fields}" if row.kind == "changed" else "")
+            )
     return lines
 
 
@@ -194,3 +196,83 @@ def test_the_source_environment_is_not_offered(admin, sandbox_set, prod):
     assert choices == [prod.pk]
     versions = admin.get(f"/admin/mappings/mappingset/{sandbox_set.pk}/versions/")
     assert promote_url(sandbox_set) in versions.content.decode()
+
+
+def _set_read_rows(mapping_set, rows, note="read rows") -> None:
+    """Publish ``rows`` (braze_field, bot_name, transforms) as the set's read rows."""
+    document = config_io.mapping_set_document(mapping_set)
+    document["lookups"]["rows"] = [
+        {"braze_field": field, "bot_name": name, "transforms": transforms}
+        for field, name, transforms in rows
+    ]
+    config_io.write_mapping_set(document, target=mapping_set, note=note)
+
+
+def _known_user(braze) -> None:
+    body = {"attributes": [{"external_id": "u-5", "email": "U5@Example.COM", "tier": "gold"}]}
+    answer = requests.post(
+        f"{braze.url}/users/track", json=body, headers={"Authorization": f"Bearer {BRAZE_KEY}"},
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+
+
+def test_a_promotion_carries_the_read_rows_and_a_prod_lookup_answers_with_them(
+    admin, sandbox_set, prod, braze, platform_client, live_server
+):
+    _set_read_rows(sandbox_set, [("custom_attributes.tier", "tier", []), ("email", "name", [])])
+    first = preview(admin, sandbox_set, prod)
+    assert {"read row tier added", "read row name added"} <= set(_shown_lines(first))
+    confirm(admin, sandbox_set, prod, first.context["fingerprint"])
+    target = MappingSet.objects.get(slug="support-bot-prod")
+    before = config_io.mapping_set_document(target)
+    assert [row["bot_name"] for row in before["lookups"]["rows"]] == ["tier", "name"]
+    _set_read_rows(
+        sandbox_set,
+        [("email", "email", ["trim", "lower"]), ("custom_attributes.tier", "tier", ["upper"])],
+    )
+
+    page = preview(admin, sandbox_set, prod)
+    shown = _shown_lines(page)
+    assert shown == [
+        "read row name removed",
+        "read row email added",
+        "read row tier changed: transforms: \u2013 → upper",
+    ]
+    confirm(admin, sandbox_set, prod, page.context["fingerprint"], note="tier in capitals")
+
+    target = MappingSet.objects.get(pk=target.pk)
+    after = config_io.mapping_set_document(target)
+    assert _expected_lines(config_diff.diff_documents(before, after)) == shown
+    assert (
+        after["lookups"]["rows"] == config_io.mapping_set_document(sandbox_set)["lookups"]["rows"]
+    )
+    assert MappingVersion.live(target).document == after
+    tier = LookupField.history.filter(mapping_set_id=target.pk, bot_name="tier").latest()
+    assert tier.history_user is not None
+    changes = tier.diff_against(tier.prev_record).changes
+    assert [(c.field, c.new) for c in changes] == [("position", 1), ("transforms", ["upper"])]
+    _known_user(braze)
+    answer = requests.post(
+        f"{live_server.url}/api/v1/lookup/support-bot-prod/", json=conversation_for("u-5"),
+        headers={"Authorization": f"Bearer {platform_client(target)}"}, timeout=15,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["fields"] == {"email": "u5@example.com", "tier": "GOLD"}
+
+
+def test_a_source_version_recorded_without_read_rows_promotes_its_saved_read_rows(
+    admin, sandbox_set, prod
+):
+    LookupField.objects.create(mapping_set=sandbox_set, braze_field="first_name", bot_name="name")
+    live = MappingVersion.live(sandbox_set)
+    del live.document["lookups"]["rows"]  # as versions recorded before read rows were in it
+    live.save()
+
+    page = preview(admin, sandbox_set, prod)
+    confirm(admin, sandbox_set, prod, page.context["fingerprint"])
+
+    target = MappingSet.objects.get(slug="support-bot-prod")
+    assert list(target.lookup_fields.values_list("braze_field", "bot_name")) == [
+        ("first_name", "name")
+    ]

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from mappings.management import config_io
-from mappings.models import Delivery, FieldMapping, MappingSet, MappingVersion
+from mappings.models import Delivery, FieldMapping, LookupField, MappingSet, MappingVersion
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.admin_forms import draft_change_form, mapping_set_change_form
 
@@ -93,6 +93,34 @@ def test_publishing_makes_the_draft_live_as_a_new_version_with_its_note(
     ingest.post("support-bot", conversation)
     assert sent_city(braze) == "LISBON"
     assert Delivery.objects.get().mapping_version == 2
+
+
+def test_publishing_a_draft_leaves_the_read_rows_as_saved_even_if_changed_since_the_draft(
+    admin, live
+):
+    tier = LookupField.objects.create(
+        mapping_set=live, braze_field="custom_attributes.tier", bot_name="tier"
+    )
+    save_draft(admin, live, **CITY_UPPER)
+    tier.transforms = ["upper"]  # saved on the Lookups page while the draft waits
+    tier.save()
+    records = LookupField.history.count()
+    draft = MappingVersion.draft_of(live)
+    data = draft_change_form(live, draft.document, _publish="Publish", publish_note="cities")
+
+    response = admin.post(change_url(live), data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(live.lookup_fields.values_list("pk", "braze_field", "bot_name", "transforms")) == [
+        (tier.pk, "custom_attributes.tier", "tier", ["upper"])
+    ]
+    assert LookupField.history.count() == records
+    published = MappingVersion.live(live)
+    assert published.document["lookups"]["rows"] == [
+        {"braze_field": "custom_attributes.tier", "bot_name": "tier", "transforms": ["upper"],
+         "sensitive": False},
+    ]  # fmt: skip
+    assert published.document["rows"][2]["transforms"] == ["upper"]
 
 
 def test_preview_changes_maps_the_newest_accepted_conversation_and_highlights_the_change(

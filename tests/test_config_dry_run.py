@@ -8,7 +8,7 @@ import yaml
 from django.core.management import call_command
 
 from mappings.management import config_diff, config_io, config_plan
-from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
+from mappings.models import Environment, FieldMapping, LookupField, MappingSet, MappingVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,10 @@ def test_every_setting_survives_export_and_import_into_an_empty_database(tmp_pat
         imported.partial_success, imported.lookup_ttl_seconds, imported.on_problem,
         imported.braze_partner,
     ) == ("async", 2.5, True, "warn", 45, "drop_field", "pypestream")  # fmt: skip
-    assert yaml.safe_load(path.read_text())["mapping_sets"][0]["lookups"] == {"ttl_seconds": 45}
+    assert yaml.safe_load(path.read_text())["mapping_sets"][0]["lookups"] == {
+        "ttl_seconds": 45,
+        "rows": [],
+    }
 
 
 def test_a_bad_lookup_setting_is_refused_with_its_location(tmp_path, mapping_set):
@@ -114,6 +117,38 @@ def test_what_dry_run_prints_is_what_the_import_then_changes(tmp_path, mapping_s
     )
     assert out.getvalue().splitlines()[:-1] == happened.lines()
     assert MappingVersion.objects.get(status="published").document == after
+
+
+def test_dry_run_prints_read_row_changes_apart_from_rows_and_writes_nothing(tmp_path, mapping_set):
+    for position, (field, name) in enumerate([("first_name", "name"), ("email", "email")]):
+        LookupField.objects.create(
+            mapping_set=mapping_set, position=position, braze_field=field, bot_name=name
+        )
+    document = config_io.export_document()
+    lookups = document["mapping_sets"][0]["lookups"]
+    lookups["rows"][0]["transforms"] = ["upper"]
+    lookups["rows"][1:] = [{"braze_field": "custom_attributes.tier", "bot_name": "tier"}]
+    path = tmp_path / "edited.yaml"
+    path.write_text(config_io.dump(document))
+    before = config_io.export_document()
+    counts = (LookupField.history.count(), MappingVersion.objects.count())
+    out = io.StringIO()
+
+    call_command("import_config", str(path), "--dry-run", stdout=out)
+
+    assert out.getvalue().splitlines()[:-1] == [
+        "support-bot: 1 read row added, 1 read row removed, 1 read row changed",
+        "  read row email removed",
+        "  read row name changed",
+        "    transforms: \u2013 -> upper",
+        "  read row tier added",
+        "    braze_field: \u2013 -> custom_attributes.tier",
+        "    bot_name: \u2013 -> tier",
+        "    transforms: \u2013 -> \u2013",
+        "    sensitive: \u2013 -> False",
+    ]
+    assert config_io.export_document() == before
+    assert (LookupField.history.count(), MappingVersion.objects.count()) == counts
 
 
 def test_dry_run_of_a_new_mapping_set_says_it_is_new(tmp_path, mapping_set):

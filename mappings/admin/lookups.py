@@ -1,15 +1,20 @@
 """The lookups' admin pages: per mapping set, its lookup TTL and read rows; the lookup log.
 
 Read rows are edited on a page of their own ("Lookup configurations"), saved as they are: the
-mapping set's own page publishes its write rows through drafts (admin/drafts.py), which know
-nothing of read rows.
+mapping set's own page publishes its write rows through drafts (admin/drafts.py), whose document
+takes the read rows as saved here. A save here that changes the set's config document is
+recorded as its next published version (with ``NOTE``), so the version list and the config
+history show it like any other change.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from mappings.admin.audit import ReadOnlyAdmin
+from mappings.management import config_io
 from mappings.models import Lookup, LookupField, LookupSettings, MappingSet
+
+NOTE = "Edited on the Lookups page (read rows, lookup cache)"
 
 
 class LookupFieldInline(admin.TabularInline):
@@ -37,9 +42,19 @@ class LookupSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change: bool) -> None:
         # Saved as the mapping set itself, so its history records who changed the TTL (a proxy's
         # save is sent under the proxy's name, which the history tables do not listen to).
-        mapping_set = MappingSet.objects.get(pk=obj.pk)
+        mapping_set = MappingSet.objects.select_related("environment").get(pk=obj.pk)
+        request.lookups_before = config_io.mapping_set_document(mapping_set)
         mapping_set.lookup_ttl_seconds = obj.lookup_ttl_seconds
         mapping_set.save(update_fields=["lookup_ttl_seconds", "updated_at"])
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        version = config_io.record_edit(form.instance, request.lookups_before, NOTE, request.user)
+        if version is not None:
+            self.message_user(
+                request, f"Live now and recorded as {version.label} of {version.mapping_set.slug}.",
+                messages.INFO,
+            )  # fmt: skip
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

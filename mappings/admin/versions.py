@@ -1,4 +1,5 @@
-"""Version pages: a mapping set's published versions, each with its rows and what it changed."""
+"""Version pages: a mapping set's published versions, each with its rows, read rows and what it
+changed."""
 
 from typing import Any
 
@@ -31,6 +32,7 @@ def page(version: MappingVersion) -> dict[str, Any]:
         "version": version,
         "previous": previous,
         "rows": [_readable(row) for row in version.document.get("rows", [])],
+        "read_rows": _read_rows(version.document),
         "diff": config_diff.diff_documents(
             previous.document if previous else None, version.document
         ),
@@ -62,3 +64,9 @@ def summary(mapping_set: MappingSet) -> str:
 def _readable(row: dict[str, Any]) -> dict[str, Any]:
     """A document row with its transforms as a person reads them."""
     return {**row, "transforms": [transforms.label(step) for step in row.get("transforms", [])]}
+
+
+def _read_rows(document: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The version's read rows as a person reads them; None if it was recorded without them."""
+    rows = (document.get("lookups") or {}).get("rows")
+    return None if rows is None else [_readable(row) for row in rows]

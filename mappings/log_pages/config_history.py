@@ -77,11 +77,13 @@ def recent_changes(limit: int = 50) -> list[ConfigChange]:
 
 def _version_changes(diff: config_diff.DocumentDiff) -> list[Change]:
     lines = [Change(f"setting {c.field}", c.old, c.new) for c in diff.settings]
-    for row in diff.rows:
-        if row.kind == "changed":
-            lines += [Change(f"row {row.target}: {c.field}", c.old, c.new) for c in row.changes]
-        else:
-            lines.append(Change(f"row {row.target}", None, None, note=row.kind))
+    for noun, rows in (("row", diff.rows), ("read row", diff.read_rows)):
+        for row in rows:
+            name = f"{noun} {row.target}"
+            if row.kind == "changed":
+                lines += [Change(f"{name}: {c.field}", c.old, c.new) for c in row.changes]
+            else:
+                lines.append(Change(name, None, None, note=row.kind))
     return lines
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from mappings import braze_endpoints, presets
 from mappings.engine import mapping
 from mappings.engine.spec import MappingSpec, RowSpec
+from mappings.management import read_rows
 from mappings.models import Environment, FieldMapping, MappingSet, MappingVersion
 
 FORMAT = "braze-bridge-config/1"
@@ -34,7 +35,7 @@ DELIVERY_FIELDS = {
     "dedup_unchanged_attributes": "dedup_unchanged_attributes",
     "partial_success": "partial_success",
 }
-# The lookups section (optional too). Its read rows are not in the document yet.
+# The lookups section's settings (optional too); its read rows are ``rows`` (read_rows.py).
 LOOKUP_FIELDS = {"ttl_seconds": "lookup_ttl_seconds"}
 
 
@@ -84,7 +85,10 @@ def mapping_set_document(mapping_set: MappingSet, rows=None) -> dict[str, Any]:
             "alias_label": mapping_set.alias_label,
         },
         "delivery": {key: getattr(mapping_set, field) for key, field in DELIVERY_FIELDS.items()},
-        "lookups": {key: getattr(mapping_set, field) for key, field in LOOKUP_FIELDS.items()},
+        "lookups": {
+            **{key: getattr(mapping_set, field) for key, field in LOOKUP_FIELDS.items()},
+            "rows": read_rows.rows_document(mapping_set),
+        },
         "rows": [_row_document(row) for row in rows],
     }
 
@@ -102,7 +106,9 @@ def _row_document(row: FieldMapping) -> dict[str, Any]:
 
 
 def export_document(slugs: list[str] | None = None) -> dict[str, Any]:
-    sets = MappingSet.objects.select_related("environment").prefetch_related("rows")
+    sets = MappingSet.objects.select_related("environment").prefetch_related(
+        "rows", "lookup_fields"
+    )
     if slugs:
         sets = sets.filter(slug__in=slugs)
     sets = list(sets.order_by("slug"))
@@ -293,14 +299,20 @@ def _validate_set(value: Any, where: str, environments: set) -> list[ConfigProbl
     if environment and environment not in environments:
         problems.append(ConfigProblem(f"{where}.environment", f"no environment '{environment}'"))
     problems += _section_problems(value.get("delivery", {}), f"{where}.delivery", DELIVERY_FIELDS)
-    return problems + _section_problems(value.get("lookups", {}), f"{where}.lookups", LOOKUP_FIELDS)
+    lookups = value.get("lookups", {})
+    problems += _section_problems(lookups, f"{where}.lookups", LOOKUP_FIELDS, {"rows"})
+    found = read_rows.problems(lookups, f"{where}.lookups")
+    return problems + [ConfigProblem(location, message) for location, message in found]
 
 
-def _section_problems(value: Any, where: str, fields: dict[str, str]) -> list[ConfigProblem]:
-    """A section of settings, checked by the model fields' own choices and validators."""
+def _section_problems(
+    value: Any, where: str, fields: dict[str, str], other_keys: frozenset | set = frozenset()
+) -> list[ConfigProblem]:
+    """A section of settings, checked by the model fields' own choices and validators
+    (``other_keys``: allowed too, checked elsewhere)."""
     if not isinstance(value, dict):
         return [ConfigProblem(where, "must be an object")]
-    problems = _unknown_keys(value, set(fields), where)
+    problems = _unknown_keys(value, set(fields) | set(other_keys), where)
     for key, name in fields.items():
         if key not in value:
             continue
@@ -385,6 +397,7 @@ def _write_mapping_set(value: dict, target: MappingSet | None = None) -> Mapping
             setattr(mapping_set, name, field_value)
         mapping_set.save()
     _write_rows(mapping_set, value.get("rows", []))
+    read_rows.write(mapping_set, value.get("lookups", {}))
     if not created:
         mapping_set.bump_version()  # deliveries keep the version that mapped them
     return mapping_set
@@ -429,6 +442,19 @@ def record_version(mapping_set: MappingSet, note: str, author) -> MappingVersion
     return MappingVersion.record_published(
         mapping_set, mapping_set_document(mapping_set), note=note, author=author
     )
+
+
+def record_edit(
+    mapping_set: MappingSet, before: dict[str, Any], note: str, author
+) -> MappingVersion | None:
+    """A change saved outside a document (the Lookups page saves read rows as edited), recorded
+    like a publish when it changed the set's document (``before``): the next version number, so
+    version pages and history say what is live; None when nothing changed."""
+    mapping_set = MappingSet.objects.select_related("environment").get(pk=mapping_set.pk)
+    if mapping_set_document(mapping_set) == before:
+        return None
+    mapping_set.bump_version()
+    return record_version(mapping_set, note, author)
 
 
 # -- presets ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The change is made for real inside a transaction that is then rolled back, and each set's
 document is read before and after: the diff is what the write does (defaults filled in, rows
-matched by target), not a guess from the file's text.
+matched by target, read rows by their name in the bot), not a guess from the file's text.
 """
 
 from dataclasses import dataclass
@@ -21,18 +21,24 @@ class SetChange:
     diff: config_diff.DocumentDiff
 
     def lines(self) -> list[str]:
-        """The diff as text: one line per setting, row and row field (field: old -> new)."""
+        """The diff as text: one line per setting, row and row field (field: old -> new); read
+        rows after the write rows, named by their name in the bot."""
         head = f"{self.slug}: {'new mapping set, ' if self.created else ''}{self.diff.summary()}"
         lines = [head]
         for change in self.diff.settings:
             lines.append(f"  setting {change.field}: {change.old_text} -> {change.new_text}")
-        for row in self.diff.rows:
-            lines.append(f"  row {row.target} {row.kind}")
-            if row.kind != "added" or not self.created:
-                lines += [
-                    f"    {change.field}: {change.old_text} -> {change.new_text}"
-                    for change in row.changes
-                ]
+        for noun, rows in (("row", self.diff.rows), ("read row", self.diff.read_rows)):
+            for row in rows:
+                lines += self._row_lines(noun, row)
+        return lines
+
+    def _row_lines(self, noun: str, row: config_diff.RowChange) -> list[str]:
+        lines = [f"  {noun} {row.target} {row.kind}"]
+        if row.kind != "added" or not self.created:
+            lines += [
+                f"    {change.field}: {change.old_text} -> {change.new_text}"
+                for change in row.changes
+            ]
         return lines
 
 
@@ -41,7 +47,9 @@ class _Rollback(Exception):
 
 
 def _current_documents(slugs: list[str]) -> dict[str, dict[str, Any]]:
-    sets = MappingSet.objects.select_related("environment").prefetch_related("rows")
+    sets = MappingSet.objects.select_related("environment").prefetch_related(
+        "rows", "lookup_fields"
+    )
     return {
         mapping_set.slug: config_io.mapping_set_document(mapping_set)
         for mapping_set in sets.filter(slug__in=slugs)

@@ -2,15 +2,16 @@
 
 A mapping set lives in one environment (ingest maps with its live rows), so "the prod version
 of a set" is a set of its own in prod (``support-bot-prod``), written from the source's
-published document through the same path as an import: history on every row, a new published
-MappingVersion in the target's environment, the one before superseded. What makes the target
-itself is never copied: its slug (its ingest URL), name, environment and on/off switch.
+published document through the same path as an import: history on every row and read row, a
+new published MappingVersion in the target's environment, the one before superseded. What makes
+the target itself is never copied: its slug (its ingest URL), name, environment and on/off
+switch.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from mappings.management import config_diff, config_io, config_plan
+from mappings.management import config_diff, config_io, config_plan, read_rows
 from mappings.models import Environment, MappingSet, MappingVersion
 
 # Document keys that belong to the target set, not to the mapping being promoted.
@@ -39,9 +40,21 @@ def default_target_slug(source: MappingSet, environment: Environment) -> str:
 
 
 def published_document(mapping_set: MappingSet) -> dict[str, Any]:
-    """The set's published document; its live rows if no version was recorded."""
+    """The set's published document; its live rows if no version was recorded.
+
+    A version recorded before read rows were part of the document lacks ``lookups.rows``; its
+    saved read rows are the published ones then (they were live as soon as they were saved), so
+    a promotion carries them instead of leaving the target's as they are.
+    """
     live = MappingVersion.live(mapping_set)
-    return live.document if live else config_io.mapping_set_document(mapping_set)
+    if live is None:
+        return config_io.mapping_set_document(mapping_set)
+    document = dict(live.document)
+    lookups = dict(document.get("lookups") or {})
+    if "rows" not in lookups:
+        lookups["rows"] = read_rows.rows_document(mapping_set)
+        document["lookups"] = lookups
+    return document
 
 
 def plan(source: MappingSet, environment: Environment, target_slug: str) -> Promotion:
