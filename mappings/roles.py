@@ -10,10 +10,14 @@ from django.contrib.auth.models import Group, Permission
 AUDITOR = "Auditor"
 INTEGRATION_ADMIN = "Integration admin"
 
+# ``lookupsettings`` is the Lookups page (a proxy of the mapping set, with its own permissions).
 CONFIG_MODELS = [
     "environment", "brazecredential", "mappingset", "fieldmapping", "apiclient", "alertrule",
+    "lookupsettings", "lookupfield",
 ]  # fmt: skip
-LOG_MODELS = ["delivery", "deliveryattempt", "canaryrun", "alertstate", "alertnotification"]
+LOG_MODELS = [
+    "delivery", "deliveryattempt", "lookup", "canaryrun", "alertstate", "alertnotification",
+]  # fmt: skip
 HISTORY_MODELS = [f"historical{model}" for model in CONFIG_MODELS]
 
 

@@ -111,3 +111,31 @@ def test_a_save_that_changes_nothing_records_no_version(admin_client, mapping_se
     mapping_set.refresh_from_db()
     assert mapping_set.version == 1
     assert list(mapping_set.versions.values_list("number", "status")) == [(1, "published")]
+
+
+def test_an_integration_admin_edits_read_rows_and_an_auditor_only_reads_them(
+    client, django_user_model, mapping_set
+):
+    from django.contrib.auth.models import Group
+
+    from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+
+    url = f"/admin/mappings/lookupsettings/{mapping_set.pk}/change/"
+    people = {}
+    for name, group in (("ines", INTEGRATION_ADMIN), ("aldo", AUDITOR)):
+        person = django_user_model.objects.create_user(name, f"{name}@example.com", "pw-1")
+        person.is_staff = True
+        person.save()
+        person.groups.add(Group.objects.get(name=group))
+        people[group] = person
+    rows = [("first_name", "name", "[]")]
+
+    client.force_login(people[AUDITOR])
+    assert client.get(url).status_code == 200
+    assert client.get("/admin/mappings/lookup/").status_code == 200  # the lookup log
+    client.post(url, _form(mapping_set, 60, rows))
+    assert not LookupField.objects.exists()
+
+    client.force_login(people[INTEGRATION_ADMIN])
+    assert client.post(url, _form(mapping_set, 60, rows)).status_code == 302
+    assert list(LookupField.objects.values_list("bot_name", flat=True)) == ["name"]
