@@ -116,18 +116,12 @@ def test_a_save_that_changes_nothing_records_no_version(admin_client, mapping_se
 def test_an_integration_admin_edits_read_rows_and_an_auditor_only_reads_them(
     client, django_user_model, mapping_set
 ):
-    from django.contrib.auth.models import Group
-
     from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+    from tests.staff import staff_member
 
     url = f"/admin/mappings/lookupsettings/{mapping_set.pk}/change/"
-    people = {}
-    for name, group in (("ines", INTEGRATION_ADMIN), ("aldo", AUDITOR)):
-        person = django_user_model.objects.create_user(name, f"{name}@example.com", "pw-1")
-        person.is_staff = True
-        person.save()
-        person.groups.add(Group.objects.get(name=group))
-        people[group] = person
+    people = {group: staff_member(name, group) for name, group in (
+        ("ines", INTEGRATION_ADMIN), ("aldo", AUDITOR))}  # fmt: skip
     rows = [("first_name", "name", "[]")]
 
     client.force_login(people[AUDITOR])

@@ -1,10 +1,10 @@
 """The admin's "Add from a platform preset": a small form, then the new set's change page."""
 
 import pytest
-from django.contrib.auth.models import Group
 
 from mappings.models import MappingSet
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
+from tests import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -12,12 +12,7 @@ PAGE = "/admin/mappings/mappingset/add-from-preset/"
 
 
 def logged_in(client, django_user_model, group: str):
-    user = django_user_model.objects.create_user("olga", "o@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return client
+    return staff.logged_in(client, "olga", group)
 
 
 @pytest.fixture

@@ -5,23 +5,18 @@ import html
 
 import pytest
 import requests
-from django.contrib.auth.models import Group
 
 from mappings.management import config_diff, config_io
 from mappings.models import Environment, FieldMapping, LookupField, MappingSet, MappingVersion
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY, IngestCaller, conversation_for
+from tests.staff import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 def _login(client, django_user_model, role: str):
-    user = django_user_model.objects.create_user(role.lower(), "x@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-    return client
+    return logged_in(client, role.lower(), role)
 
 
 @pytest.fixture

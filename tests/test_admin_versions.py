@@ -3,25 +3,20 @@
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 
 from mappings.management import config_io
 from mappings.models import Delivery, FieldMapping, LookupField, MappingSet, MappingVersion
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.admin_forms import draft_change_form, mapping_set_change_form
+from tests.staff import logged_in
 
 pytestmark = pytest.mark.django_db
 CITY_UPPER = {"rows-2-transforms": '["upper"]'}
 
 
 @pytest.fixture
-def admin(client, django_user_model):
-    user = django_user_model.objects.create_user("ines", "i@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
-    client.force_login(user)
-    return client
+def admin(client):
+    return logged_in(client, "ines", INTEGRATION_ADMIN)
 
 
 @pytest.fixture
@@ -195,12 +190,8 @@ def test_the_delivery_page_links_to_the_version_that_mapped_it(admin, live, inge
     assert f'href="/admin/mappings/mappingset/{live.pk}/versions/1/"' in page
 
 
-def test_an_auditor_reads_versions_but_cannot_preview_or_publish(client, django_user_model, live):
-    user = django_user_model.objects.create_user("olga", "o@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=AUDITOR))
-    client.force_login(user)
+def test_an_auditor_reads_versions_but_cannot_preview_or_publish(client, live):
+    logged_in(client, "olga", AUDITOR)
     data = mapping_set_change_form(live, _publish="Publish", **CITY_UPPER)
 
     assert client.get(change_url(live, "versions/1")).status_code == 200

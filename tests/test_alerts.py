@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from mappings import periodic_jobs
@@ -23,6 +22,7 @@ from mappings.models import AlertNotification, AlertRule, AlertState, Delivery, 
 from mappings.models.audit import OPEN_STATUSES
 from mappings.roles import AUDITOR
 from tests.conftest import BRAZE_KEY, conversation_for
+from tests.staff import logged_in
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
@@ -259,9 +259,7 @@ def test_an_admin_adds_and_changes_a_rule_and_the_webhook_url_is_never_shown_bac
 
 def test_an_auditor_sees_the_rule_with_its_webhook_masked(client, django_user_model, receiver):
     rule = _rule("parked", receiver)
-    auditor = django_user_model.objects.create_user("audit", password="pw-unused-1", is_staff=True)
-    auditor.groups.add(Group.objects.get(name=AUDITOR))
-    client.force_login(auditor)
+    logged_in(client, "audit", AUDITOR)
 
     page = client.get(reverse("admin:mappings_alertrule_change", args=[rule.pk]))
 

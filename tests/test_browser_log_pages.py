@@ -4,7 +4,6 @@ with the stored body or re-mapped with the current mapping."""
 import time
 
 import pytest
-from django.contrib.auth.models import Group
 
 from mappings.delivery import worker
 from mappings.models import Delivery, FieldMapping
@@ -12,6 +11,7 @@ from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
+from tests.staff import staff_member
 from tests.test_browser_admin import browser  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,10 +24,7 @@ def log_in(browser, live_server, django_user_model):  # noqa: F811
     contexts = []
 
     def log_in_as(username: str, group: str):
-        user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-        user.is_staff = True
-        user.save()
-        user.groups.add(Group.objects.get(name=group))
+        staff_member(username, group, PASSWORD)
         context = browser.new_context()
         contexts.append(context)
         page = context.new_page()

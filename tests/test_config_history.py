@@ -7,18 +7,14 @@ from mappings.models import ApiClient, BrazeCredential, Environment, FieldMappin
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.admin_forms import mapping_set_change_form
 from tests.conftest import BRAZE_KEY
+from tests.staff import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin(client, django_user_model):
-    user = django_user_model.objects.create_user("oscar", "o@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
-    client.force_login(user)
-    return client
+def admin(client):
+    return logged_in(client, "oscar", INTEGRATION_ADMIN)
 
 
 def test_a_mapping_published_in_the_admin_is_recorded_with_user_and_diff(admin, mapping_set):

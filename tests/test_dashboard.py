@@ -5,25 +5,20 @@ much waits. Deliveries come through the real ingest API against the fake Braze o
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 
 from mappings.fake_braze import Fault
 from mappings.log_pages import dashboard
 from mappings.models import Delivery, Environment
 from mappings.roles import INTEGRATION_ADMIN
 from tests.conftest import conversation_for
+from tests.staff import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator(client, django_user_model):
-    user = django_user_model.objects.create_user("oscar", "oscar@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
-    client.force_login(user)
-    return client
+def operator(client):
+    return logged_in(client, "oscar", INTEGRATION_ADMIN)
 
 
 def cell(page: str, row_id: str, css_class: str) -> str:

@@ -2,12 +2,12 @@
 (docs/braze.md, "Data points (billing)"), stored per delivery and shown per day on the dashboard."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from mappings.engine.data_points import data_points
 from mappings.models import Delivery, FieldMapping, MappingSet
 from mappings.roles import INTEGRATION_ADMIN
+from tests.staff import logged_in
 
 
 def test_identifiers_and_free_fields_cost_nothing():
@@ -102,11 +102,7 @@ def test_the_dashboard_shows_points_spent_and_saved_per_set_and_day(
     assert (first.data_points, first.data_points_saved) == (4, 0)
     assert (second.data_points, second.data_points_saved) == (1, 3)
 
-    user = django_user_model.objects.create_user("oscar", "o@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
-    client.force_login(user)
+    logged_in(client, "oscar", INTEGRATION_ADMIN)
     page = client.get(reverse("logs:dashboard")).content.decode()
     day = first.created_at.strftime("%Y-%m-%d")
     row = page.split(f'id="data-points-support-bot-{day}">', 1)[1].split("</tr>", 1)[0]

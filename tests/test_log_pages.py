@@ -4,7 +4,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from mappings.delivery import worker
@@ -13,16 +12,13 @@ from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.conftest import BRAZE_KEY
 from tests.log_rows import for_user, logged_delivery
+from tests.staff import staff_member
 
 pytestmark = pytest.mark.django_db
 
 
 def _staff(django_user_model, name: str, group: str):
-    user = django_user_model.objects.create_user(name, f"{name}@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=group))
-    return user
+    return staff_member(name, group)
 
 
 @pytest.fixture

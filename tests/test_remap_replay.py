@@ -4,24 +4,19 @@ that records the mapping version that made its body; its confirmation page; its 
 import time
 
 import pytest
-from django.contrib.auth.models import Group
 
 from mappings.delivery import worker
 from mappings.models import Delivery, DeliveryAttempt, FieldMapping, MappingSet
 from mappings.models.audit import DeliveryStatus
 from mappings.roles import AUDITOR, INTEGRATION_ADMIN
 from tests.log_rows import for_user, logged_delivery
+from tests.staff import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 def _staff(client, django_user_model, name: str, group: str):
-    user = django_user_model.objects.create_user(name, f"{name}@example.com", "pw-unused-1")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return client
+    return logged_in(client, name, group)
 
 
 @pytest.fixture
