@@ -6,7 +6,6 @@ shows the rows behind it; then the admin pages, a failing webhook and the job re
 
 import logging
 import re
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from mappings.fake_braze import Fault
 from mappings.models import AlertNotification, AlertRule, AlertState, Delivery, DeliveryGate
 from mappings.models.audit import OPEN_STATUSES
 from mappings.roles import AUDITOR
+from tests.concurrency import at_once
 from tests.conftest import BRAZE_KEY, conversation_for
 from tests.staff import logged_in
 from tests.webhook_receiver import WebhookReceiver
@@ -323,24 +323,8 @@ def test_evaluators_in_four_threads_at_once_send_one_message(mailoutbox, receive
     )
     DeliveryGate.objects.create(environment=environment, paused_reason="Braze answered 401")
     _rule("parked", receiver)
-    start, sent, errors = threading.Barrier(4), [], []
+    sent = at_once(evaluate_all, threads=4)
 
-    def evaluator():
-        start.wait()
-        try:
-            sent.extend(evaluate_all())
-        except Exception as error:  # a crash would send nothing and pass for a claim
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=evaluator) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-
-    assert errors == []
     assert len(sent) == 1
     assert len(mailoutbox) == 1 and len(receiver.requests) == 1
     assert AlertState.objects.get().notified_firing is True
