@@ -97,3 +97,21 @@ def test_the_job_counts_only_windows_in_use_and_one_process_at_a_time(operator, 
 
 def test_the_dashboard_job_is_registered():
     assert "dashboard" in [job.name for job in periodic_jobs.jobs()]
+
+
+def test_the_job_counts_what_every_window_shares_once_per_round(operator, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DASHBOARD_REFRESH_SECONDS = 60
+    for window in ("hour", "day", "week"):
+        operator.get(f"/admin/logs/?window={window}")
+    dashboard_figures.cache.delete(dashboard_figures.LOCK_KEY)
+
+    with CaptureQueriesContext(connection) as seen:
+        assert dashboard_figures.refresh_viewed() == ["hour", "day", "week"]
+
+    data_point_sums = [
+        q for q in seen.captured_queries if 'SUM("mappings_delivery"."data_points")' in q["sql"]
+    ]
+    assert len(data_point_sums) == 1

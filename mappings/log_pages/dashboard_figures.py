@@ -40,14 +40,33 @@ class Figures:
         return max(0.0, time.time() - self.counted_at)
 
 
-def count(window: dashboard.Window) -> Figures:
-    """Count the window's figures now (the slow part), and keep them for the next views."""
-    figures = Figures(
-        counted_at=time.time(),
-        series=dashboard.series(window),
+@dataclass(frozen=True)
+class Shared:
+    """The counts every window shows alike: the day's top reasons, the week's data points."""
+
+    braze_reasons: list[dict]
+    rejection_reasons: list[dict]
+    data_points: list[data_point_usage.DailyUsage]
+
+
+def count_shared() -> Shared:
+    return Shared(
         braze_reasons=dashboard.top_reasons(dashboard.AT_BRAZE),
         rejection_reasons=dashboard.top_reasons(dashboard.REJECTED),
         data_points=data_point_usage.daily_usage(),
+    )
+
+
+def count(window: dashboard.Window, shared: Shared | None = None) -> Figures:
+    """Count the window's figures now (the slow part; ``shared`` when already counted this
+    round), and keep them for the next views."""
+    shared = shared or count_shared()
+    figures = Figures(
+        counted_at=time.time(),
+        series=dashboard.series(window),
+        braze_reasons=shared.braze_reasons,
+        rejection_reasons=shared.rejection_reasons,
+        data_points=shared.data_points,
     )
     cache.set(KEY.format(window.name), figures, timeout=_kept_seconds())
     return figures
@@ -67,12 +86,11 @@ def refresh_viewed() -> list[str]:
     time (the lock outlives a slow count rather than letting a second one start)."""
     if not cache.add(LOCK_KEY, True, timeout=max(settings.DASHBOARD_REFRESH_SECONDS, 1)):
         return []
-    counted = []
-    for name, window in dashboard.WINDOWS.items():
-        if cache.get(VIEWED_KEY.format(name)) is not None:
-            count(window)
-            counted.append(name)
-    return counted
+    viewed = [name for name in dashboard.WINDOWS if cache.get(VIEWED_KEY.format(name))]
+    shared = count_shared() if viewed else None  # the same for every window: counted once
+    for name in viewed:
+        count(dashboard.WINDOWS[name], shared)
+    return viewed
 
 
 def _kept_seconds() -> int:
