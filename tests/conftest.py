@@ -151,6 +151,15 @@ class IngestCaller:
             headers={**sent, **(headers or {})},
         )  # fmt: skip
 
+    def send_async(self, slug: str, *user_ids: str) -> list[str]:
+        """One async ingest per user (each answered 202); their delivery ids."""
+        ids = []
+        for user_id in user_ids:
+            response = self.post(slug, conversation_for(user_id), mode="async")
+            assert response.status_code == 202, response.content
+            ids.append(response.json()["delivery_id"])
+        return ids
+
     def get(self, path: str, *, token: str | None = None):
         return self.client.get(path, headers={"Authorization": f"Bearer {token or self.token}"})
 

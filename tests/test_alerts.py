@@ -21,7 +21,7 @@ from mappings.models import AlertNotification, AlertRule, AlertState, Delivery, 
 from mappings.models.audit import OPEN_STATUSES
 from mappings.roles import AUDITOR
 from tests.concurrency import at_once
-from tests.conftest import BRAZE_KEY, conversation_for
+from tests.conftest import BRAZE_KEY
 from tests.staff import logged_in
 from tests.webhook_receiver import WebhookReceiver
 
@@ -45,15 +45,6 @@ def _rule(kind: str, receiver: WebhookReceiver, **fields) -> AlertRule:
     rule.full_clean()
     rule.save()
     return rule
-
-
-def _send_async(ingest, *user_ids: str) -> list[str]:
-    ids = []
-    for user_id in user_ids:
-        response = ingest.post("support-bot", conversation_for(user_id), mode="async")
-        assert response.status_code == 202
-        ids.append(response.json()["delivery_id"])
-    return ids
 
 
 def _drain_until_settled(max_seconds: float = 20.0) -> None:
@@ -110,7 +101,7 @@ def test_an_outage_alerts_once_when_the_failure_rate_passes_and_once_when_it_fal
 ):
     _rule("failure_rate", receiver, environment=environment, threshold=50, min_calls=3)
     braze.add_fault(Fault(status=503, times=OUTAGE))
-    failed_ids = _send_async(ingest, "u1", "u2", "u3", "u4")
+    failed_ids = ingest.send_async("support-bot", "u1", "u2", "u3", "u4")
     worker.drain_all()
 
     _assert_start_then_silence(mailoutbox, receiver)
@@ -121,7 +112,7 @@ def test_an_outage_alerts_once_when_the_failure_rate_passes_and_once_when_it_fal
 
     braze.clear_faults()
     _drain_until_settled()  # the four go through on their retry
-    _send_async(ingest, "u5", "u6", "u7", "u8")
+    ingest.send_async("support-bot", "u5", "u6", "u7", "u8")
     _drain_until_settled()  # 4 failed of 12 calls: under the threshold
     _assert_cleared(mailoutbox, receiver)
     assert "back to normal" in mailoutbox[1].body
@@ -133,7 +124,7 @@ def test_a_wrong_key_alerts_while_the_environment_is_parked_and_clears_when_the_
     _rule("parked", receiver)
     environment.credential.set_api_key("wrong-key-0000")
     environment.credential.save()
-    [parked_id] = _send_async(ingest, "u1")
+    [parked_id] = ingest.send_async("support-bot", "u1")
     worker.drain_all()
     assert DeliveryGate.objects.get(environment=environment).paused_reason
 
@@ -159,7 +150,7 @@ def test_a_dead_delivery_alerts_once_and_clears_when_it_is_replayed(
 ):
     settings.DELIVERY_MAX_ATTEMPTS = 1
     _rule("dead_delivery", receiver, environment=environment)
-    [dead_id, _] = _send_async(ingest, "u1", "u2")
+    [dead_id, _] = ingest.send_async("support-bot", "u1", "u2")
     Delivery.objects.exclude(pk=dead_id).update(status="failed")  # a failed one is not dead
     braze.add_fault(Fault(status=500, times=1))
     worker.drain_all()

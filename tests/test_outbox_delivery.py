@@ -21,12 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _send_async(ingest, count: int, prefix: str = "u") -> list[str]:
-    ids = []
-    for number in range(count):
-        response = ingest.post("support-bot", conversation_for(f"{prefix}{number}"), mode="async")
-        assert response.status_code == 202
-        ids.append(response.json()["delivery_id"])
-    return ids
+    return ingest.send_async("support-bot", *(f"{prefix}{number}" for number in range(count)))
 
 
 def _drain_until_settled(max_seconds: float = 20.0) -> None:

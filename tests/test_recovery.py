@@ -25,15 +25,6 @@ pytestmark = pytest.mark.django_db
 OUTAGE = 10**6  # a 503 fault that lasts until the test clears it
 
 
-def _send_async(ingest, *user_ids: str) -> list[str]:
-    ids = []
-    for user_id in user_ids:
-        response = ingest.post("support-bot", conversation_for(user_id), mode="async")
-        assert response.status_code == 202
-        ids.append(response.json()["delivery_id"])
-    return ids
-
-
 def _gate(environment) -> DeliveryGate:
     return DeliveryGate.objects.get(environment=environment)
 
@@ -105,7 +96,7 @@ def test_after_ten_minutes_down_braze_gets_the_first_delivery_within_30_s_and_re
     ingest, environment, outage, documented_defaults, settings
 ):
     target, goes_down, comes_back = outage
-    _send_async(ingest, "u1", "u2", "u3")
+    ingest.send_async("support-bot", "u1", "u2", "u3")
     goes_down()
     sweep_every, down_for, holds = settings.DELIVERY_SWEEP_INTERVAL_SECONDS, 0.0, []
     while True:  # the embedded loop, a round every sweep interval, its clock fast-forwarded
@@ -147,7 +138,7 @@ def test_after_ten_minutes_down_braze_gets_the_first_delivery_within_30_s_and_re
 def test_the_hold_after_a_long_run_of_503s_never_exceeds_the_probe_interval_cap(
     ingest, braze, environment, production_waits
 ):
-    _send_async(ingest, "u1")
+    ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=503, times=OUTAGE))
     holds = []
 
@@ -171,7 +162,7 @@ def test_the_hold_after_a_long_run_of_503s_never_exceeds_the_probe_interval_cap(
 def test_a_failed_send_after_many_failures_holds_no_longer_than_the_cap(
     ingest, braze, environment, production_waits
 ):
-    _send_async(ingest, "u1")
+    ingest.send_async("support-bot", "u1")
     DeliveryGate.objects.create(environment=environment, consecutive_failures=500)
     braze.add_fault(Fault(status=503, times=1))
     token, held = outbox.claim(environment.pk, 10)
@@ -189,7 +180,7 @@ def test_a_failed_send_after_many_failures_holds_no_longer_than_the_cap(
 def test_a_429_keeps_brazes_own_wait_and_is_followed_by_no_probe(
     ingest, braze, environment, production_waits
 ):
-    _send_async(ingest, "u1")
+    ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=429, reset_in=45.0, header_style="delta"))
     started = timezone.now()
 
@@ -214,7 +205,7 @@ def test_braze_recovering_gets_the_first_delivery_within_the_probe_interval_cap(
     settings.DELIVERY_BACKOFF_BASE_SECONDS = 3600.0
     settings.DELIVERY_BACKOFF_MAX_SECONDS = 3600.0
     sweep_every = settings.DELIVERY_SWEEP_INTERVAL_SECONDS
-    _send_async(ingest, "u1", "u2", "u3")
+    ingest.send_async("support-bot", "u1", "u2", "u3")
     braze.add_fault(Fault(status=503, times=OUTAGE))
     worker.run_once()
     DeliveryGate.objects.update(consecutive_failures=100)  # as after ten minutes of 503s
@@ -251,7 +242,7 @@ def test_braze_recovering_gets_the_first_delivery_within_the_probe_interval_cap(
 def test_a_probe_against_a_failing_braze_holds_again_and_spends_no_attempt(
     ingest, braze, environment, production_waits
 ):
-    _send_async(ingest, "u1", "u2")
+    ingest.send_async("support-bot", "u1", "u2")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     attempts, deliveries = _attempt_rows(), _open_deliveries()
@@ -276,7 +267,7 @@ def test_a_delivery_past_its_retry_window_still_dies_on_its_next_failure(
     ingest, braze, environment, settings
 ):
     assert settings.DELIVERY_RETRY_WINDOW_SECONDS >= 24 * 3600
-    [pk] = _send_async(ingest, "u1")
+    [pk] = ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     over = timedelta(seconds=settings.DELIVERY_RETRY_WINDOW_SECONDS + 3600)
@@ -295,7 +286,7 @@ def test_a_delivery_past_its_retry_window_still_dies_on_its_next_failure(
 def test_a_failed_probe_gives_up_only_the_due_retries_past_their_window(
     ingest, braze, environment, settings
 ):
-    old, young = _send_async(ingest, "u-old", "u-young")
+    old, young = ingest.send_async("support-bot", "u-old", "u-young")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     now, window = timezone.now(), timedelta(seconds=settings.DELIVERY_RETRY_WINDOW_SECONDS)
@@ -318,7 +309,7 @@ def test_a_failed_probe_gives_up_only_the_due_retries_past_their_window(
 def test_the_probe_is_an_empty_object_and_leaves_no_attempt_row(
     ingest, braze, environment, production_waits, caplog
 ):
-    [pk] = _send_async(ingest, "u1")
+    [pk] = ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     _end_the_hold()
@@ -345,7 +336,7 @@ def test_the_probe_is_an_empty_object_and_leaves_no_attempt_row(
 def test_the_sweep_lists_an_environment_to_probe_only_once_its_hold_has_ended(
     ingest, braze, environment, production_waits
 ):
-    _send_async(ingest, "u1")
+    ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     gates = DeliveryGate.objects.filter(environment=environment)
@@ -362,7 +353,7 @@ def test_the_sweep_lists_an_environment_to_probe_only_once_its_hold_has_ended(
 def test_a_probe_keeps_the_backoff_of_a_request_a_lost_worker_left(
     ingest, braze, environment, production_waits
 ):
-    lost, failed = _send_async(ingest, "u1", "u2")
+    lost, failed = ingest.send_async("support-bot", "u1", "u2")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     later = timezone.now() + timedelta(minutes=5)
@@ -380,7 +371,7 @@ def test_a_probe_keeps_the_backoff_of_a_retry_whose_last_try_was_cut_at_its_dead
 ):
     """Braze may have applied the cut request: its copy waits its own backoff, not the probe."""
     settings.BRAZE_REQUEST_DEADLINE_SECONDS = 0.3
-    [cut] = _send_async(ingest, "u1")
+    [cut] = ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(times=1, trickle_interval_seconds=0.2, trickle_chunk_bytes=2))
     worker.run_once()
     _end_the_hold()
@@ -404,7 +395,7 @@ def test_a_probe_answered_401_lets_the_send_park_the_environment(
 ):
     environment.credential.set_api_key("wrong-key-0000")
     environment.credential.save()
-    [pk] = _send_async(ingest, "u1")
+    [pk] = ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=503, times=1))  # an outage answers before the key is checked
     worker.run_once()
     _end_the_hold()
@@ -420,7 +411,7 @@ def test_a_probe_answered_401_lets_the_send_park_the_environment(
 def test_a_sync_delivery_after_an_outage_also_resumes_the_waiting_retries(
     ingest, braze, environment, production_waits
 ):
-    [waiting] = _send_async(ingest, "u1")
+    [waiting] = ingest.send_async("support-bot", "u1")
     braze.add_fault(Fault(status=503, times=1))
     worker.run_once()
     _end_the_hold()

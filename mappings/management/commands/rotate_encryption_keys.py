@@ -30,25 +30,17 @@ class Command(BaseCommand):
                 f"[{number}/{len(credentials)}] re-encrypted {credential.environment}"
             )
         self.stdout.write(self.style.SUCCESS(f"Rotated {len(credentials)} credential(s)."))
-        self._rotate_signing_secrets()
-        self._rotate_webhook_urls()
+        # The other secrets: (model, ciphertext column, what the error names, what the total says).
+        self._rotate_column(ApiClient, "signing_secret_ciphertext", "API client", "signing secret")
+        self._rotate_column(AlertRule, "webhook_url_ciphertext", "Alert rule", "alert webhook URL")
 
-    def _rotate_signing_secrets(self) -> None:
-        clients = list(ApiClient.objects.select_for_update().exclude(signing_secret_ciphertext=""))
-        for client in clients:
+    def _rotate_column(self, model, column: str, owner: str, what: str) -> None:
+        """Re-encrypt one ciphertext column of every row that holds a value."""
+        rows = list(model.objects.select_for_update().exclude(**{column: ""}))
+        for row in rows:
             try:
-                ciphertext = encryption.rotate(client.signing_secret_ciphertext)
+                ciphertext = encryption.rotate(getattr(row, column))
             except encryption.SecretDecryptionError as error:
-                raise CommandError(f"API client {client}: {error}") from error
-            ApiClient.objects.filter(pk=client.pk).update(signing_secret_ciphertext=ciphertext)
-        self.stdout.write(self.style.SUCCESS(f"Rotated {len(clients)} signing secret(s)."))
-
-    def _rotate_webhook_urls(self) -> None:
-        rules = list(AlertRule.objects.select_for_update().exclude(webhook_url_ciphertext=""))
-        for rule in rules:
-            try:
-                ciphertext = encryption.rotate(rule.webhook_url_ciphertext)
-            except encryption.SecretDecryptionError as error:
-                raise CommandError(f"Alert rule {rule}: {error}") from error
-            AlertRule.objects.filter(pk=rule.pk).update(webhook_url_ciphertext=ciphertext)
-        self.stdout.write(self.style.SUCCESS(f"Rotated {len(rules)} alert webhook URL(s)."))
+                raise CommandError(f"{owner} {row}: {error}") from error
+            model.objects.filter(pk=row.pk).update(**{column: ciphertext})
+        self.stdout.write(self.style.SUCCESS(f"Rotated {len(rows)} {what}(s)."))
