@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -163,3 +165,16 @@ def redis_broker(test_settings, redis_url: str, needs: str) -> redis.Redis:
     test_settings.CELERY_BROKER_URL = redis_url
     celery_app.conf.broker_url = redis_url
     return client
+
+
+@contextmanager
+def services_on_broker(test_settings, tmp_path, redis_url: str, needs: str) -> Iterator:
+    """``ServiceProcesses`` on a flushed Redis broker of the test's own (``redis_broker``),
+    stopped and the broker flushed afterwards."""
+    client = redis_broker(test_settings, redis_url, needs)
+    started = ServiceProcesses(tmp_path, redis_url)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+        client.flushdb()

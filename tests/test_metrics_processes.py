@@ -13,7 +13,7 @@ import requests
 from mappings.models import Delivery
 from tests.conftest import conversation_for
 from tests.metrics_scrape import value
-from tests.processes import ServiceProcesses, redis_broker
+from tests.processes import services_on_broker
 
 # The process tests share one broker database: Celery keeps its first broker connection pool
 # for the whole run, so a second database would never reach the workers started on it.
@@ -26,11 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def services(settings, tmp_path, transactional_db):
-    client = redis_broker(settings, REDIS_URL, "web processes")
-    started = ServiceProcesses(tmp_path, REDIS_URL)
-    yield started
-    started.stop_all()
-    client.flushdb()
+    with services_on_broker(settings, tmp_path, REDIS_URL, "web processes") as started:
+        yield started
 
 
 def _post(base_url: str, token: str, user_id: str) -> int:

@@ -13,7 +13,7 @@ import requests
 
 from mappings.models import ApiClient, Delivery
 from tests.conftest import conversation_for
-from tests.processes import ServiceProcesses, redis_broker
+from tests.processes import ServiceProcesses, services_on_broker
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 RECORDS = 10_000
@@ -24,11 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def services(settings, tmp_path, transactional_db):
-    client = redis_broker(settings, REDIS_URL, "web and worker processes")
-    started = ServiceProcesses(tmp_path, REDIS_URL)
-    yield started
-    started.stop_all()
-    client.flushdb()
+    with services_on_broker(settings, tmp_path, REDIS_URL, "web and worker processes") as started:
+        yield started
 
 
 def _post_share(base_urls: list[str], token: str, user_ids: list[str]) -> list[int]:
