@@ -69,6 +69,12 @@ def _scoped(queryset: QuerySet, rule: AlertRule) -> QuerySet:
     return queryset
 
 
+def _subject_field(rule: AlertRule) -> str:
+    """What a rule alerts on one by one: each mapping set (a rule scoped to one), else each
+    environment."""
+    return "mapping_set" if rule.mapping_set_id else "environment"
+
+
 class _Subjects:
     """Names and filter parameters of a rule's subjects, read in one query when needed."""
 
@@ -77,7 +83,7 @@ class _Subjects:
         model = MappingSet if self.by_set else Environment
         related = ["environment"] if self.by_set else []
         self.rows = model.objects.select_related(*related).in_bulk(set(ids))
-        self.field = "mapping_set" if self.by_set else "environment"
+        self.field = _subject_field(rule)
 
     def key(self, pk: int) -> str:
         return f"{self.field}:{pk}"
@@ -97,7 +103,7 @@ def _minutes(rule: AlertRule) -> str:
 def failure_rate(rule: AlertRule, now: datetime) -> list[Firing]:
     since = now - timedelta(minutes=rule.window_minutes)
     calls = _scoped(DeliveryAttempt.objects.filter(created_at__gte=since), rule)
-    field = "mapping_set" if rule.mapping_set_id else "environment"
+    field = _subject_field(rule)
     rows = (
         calls.exclude(outcome=AttemptOutcome.PENDING)  # still on its way: not judged yet
         .values(field)
@@ -138,7 +144,7 @@ def dead_delivery(rule: AlertRule, now: datetime) -> list[Firing]:
     dead = Delivery.objects.filter(
         status=DeliveryStatus.DEAD, created_at__gte=_dead_scan_start(since), updated_at__gte=since
     )
-    field = "mapping_set" if rule.mapping_set_id else "environment"
+    field = _subject_field(rule)
     rows = list(_scoped(dead, rule).values(field).annotate(n=Count("pk")).order_by())
     subjects = _Subjects(rule, [row[field] for row in rows])
     found = []
