@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import OperationalError, connections, transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from mappings.models import Delivery, DeliveryAttempt
@@ -61,7 +62,7 @@ def keyset_page(
         queryset = queryset.filter(created_at__lte=cursor.created_at).filter(
             Q(created_at__lt=cursor.created_at) | Q(pk__lt=cursor.pk)
         )
-    rows = list(queryset.order_by("-created_at", "-pk")[: size + 1])
+    rows = first_rows(queryset.order_by("-created_at", "-pk"), size + 1)
     older = Cursor.of(rows[size - 1]).encode() if len(rows) > size else None
     rows = rows[:size]
     newer = Cursor.of(rows[0]).encode() if cursor and rows else None
@@ -72,11 +73,56 @@ def _newer_page(queryset: QuerySet, cursor: Cursor, size: int) -> LogPage:
     queryset = queryset.filter(created_at__gte=cursor.created_at).filter(
         Q(created_at__gt=cursor.created_at) | Q(pk__gt=cursor.pk)
     )
-    rows = list(queryset.order_by("created_at", "pk")[: size + 1])
+    rows = first_rows(queryset.order_by("created_at", "pk"), size + 1)
     newer = Cursor.of(rows[size - 1]).encode() if len(rows) > size else None
     rows = list(reversed(rows[:size]))
     older = Cursor.of(rows[-1]).encode() if rows else None
     return LogPage(rows, older, newer)
+
+
+# How long PostgreSQL may walk a time index for a filtered page before the other plan is tried.
+# The walk reads about 2,200 rows a millisecond (bench/log_pages.py: 1,000,000 in 454 ms), so a
+# walk that runs out found fewer than 51 matches in ~90,000 rows: filters that rare are read
+# quicker by the other plan, and a walk that finds its page never comes near the limit.
+ORDERED_WALK_MS = 40
+_QUERY_CANCELED = "57014"
+
+
+def first_rows(ordered: QuerySet, limit: int) -> list[Model]:
+    """The first ``limit`` rows of ``ordered``: on PostgreSQL, filtered pages get a bounded walk.
+
+    The planner serves "filtered, newest first, first 51" by walking a (column, created_at)
+    index and checking the other filters row by row, betting that matches come soon. For two
+    filters that seldom or never match together the walk reads the whole index (454 ms on
+    1,000,000 rows). So the walk gets ``ORDERED_WALK_MS``; when it runs out, the same query
+    runs without plain index scans: the planner then reads the filters' indexes as bitmaps, or
+    the table in one parallel pass, and sorts what matched (bench/log_pages.py, worst case:
+    about 190 ms on 1,000,000 rows). Both plans return the same rows in the same order."""
+    database = connections[ordered.db]
+    if database.vendor != "postgresql" or not ordered.query.where:
+        return list(ordered[:limit])
+    try:
+        return _with_settings(database, ordered[:limit], statement_timeout=ORDERED_WALK_MS)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != _QUERY_CANCELED:
+            raise
+    return _with_settings(database, ordered[:limit], enable_indexscan="off")
+
+
+def _with_settings(database, queryset: QuerySet, **settings: object) -> list[Model]:
+    """``queryset``'s rows read with planner or limit settings that end with this read: set
+    LOCAL inside a savepoint and put back, so a caller's transaction keeps its own values."""
+    with transaction.atomic(using=database.alias), database.cursor() as cursor:
+        previous = {}
+        for name, value in settings.items():
+            cursor.execute(
+                "SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, str(value)]
+            )
+            previous[name] = cursor.fetchone()[0]
+        rows = list(queryset)
+        for name, value in previous.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    return rows
 
 
 def _as_uuid(text: str) -> uuid.UUID | None:
