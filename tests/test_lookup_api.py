@@ -287,8 +287,16 @@ def test_a_hits_log_row_commits_without_waiting_for_the_disk_and_the_setting_sta
     miss, hit = look_up_here("u-3"), look_up_here("u-3")
 
     assert not any("synchronous_commit" in sql for sql in miss)  # it called Braze: as usual
+    # One statement, so one round trip: the setting and the row's INSERT.
     assert sum("SET LOCAL synchronous_commit TO OFF" in sql for sql in hit) == 1
-    assert [row.outcome for row in Lookup.objects.order_by("created_at", "id")] == ["miss", "hit"]
+    assert any("SET LOCAL synchronous_commit TO OFF; INSERT INTO" in sql for sql in hit)
+    logged_miss, logged_hit = Lookup.objects.order_by("created_at", "id")
+    assert (logged_miss.outcome, logged_hit.outcome) == ("miss", "hit")
+    same = ["mapping_set_id", "environment_id", "api_client_id", "external_id", "fields"]
+    assert [getattr(logged_hit, name) for name in same] == [
+        getattr(logged_miss, name) for name in same
+    ]
+    assert logged_hit.api_client_id is not None and logged_hit.created_at > logged_miss.created_at
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"  # the next transaction waits for the disk again
