@@ -77,19 +77,21 @@ LIMITS = """\
 What limits these figures: the machine's two cores, which run everything here (gunicorn's
 workers, PostgreSQL, Redis, the fake Braze, the bots' load processes) and other sessions' jobs
 (the load average above). Under load both sides' p99 are mostly time spent waiting for a core:
-the baseline's own p99 is several times its one-bot-alone p99. A hit costs two and a half to
-three times the baseline's CPU (the CPU line), so it is preempted more often mid-request, and the
-added p99, the difference of two such tails, moves with the machine's load: full runs on
-2026-12-01, while other sessions ran tests, gave 7.9, 18.9 and 42.6 ms (before a hit's log row
-stopped waiting for the disk, below). The one-bot-alone rows are the hit path's
-own cost. What a hit adds to the baseline (CPU figures timed in one process, apart from
-the bench): the Redis GET of the profile (about 0.3 ms of CPU;
-Django's Redis backend builds a client object on every call), the mapping of the profile into
-the bot's names and the longer answer, and the lookup log's row: an ORM INSERT of about 0.8 ms
-of CPU. A hit's row commits with `synchronous_commit` off for its own transaction, so it does
-not wait for PostgreSQL to flush its WAL to disk; the INSERT-alone row is a committed INSERT that
-does wait, as a miss's row and every delivery still do (a busy disk shows there first). The
-server time from the lookup log stops before that INSERT, so it is lower than the added time.
+the baseline's own p99 is several times its one-bot-alone p99. A hit costs about twice the
+baseline's CPU (the CPU line), so it is preempted more often mid-request, and the added p99, the
+difference of two such tails, moves with the machine's load. The one-bot-alone rows are the hit
+path's own cost. What a hit adds to the baseline: the Redis GET of the profile (about 0.3 ms in
+one process; Django's Redis backend builds a client object on every call), the mapping of the
+profile into the bot's names and the longer answer, and the lookup log's row. A hit's row is
+one statement, `SET LOCAL synchronous_commit TO OFF; INSERT ...`, which PostgreSQL runs as one
+implicit transaction: one round trip, and no wait for the WAL flush. On 2026-12-02, on one
+machine within 15 minutes: with the row written in a transaction of its own (BEGIN, SET, INSERT,
+COMMIT: four round trips) the added p99 was 7.47 ms (time slices), the hit 3.54 ms of gunicorn
+CPU and 0.66 ms of PostgreSQL; with the one statement, 3.09 ms, 1.84 and 0.30 in the next run,
+and 5.11 ms, 2.56 and 0.44 in the run above.
+The INSERT-alone row is a committed INSERT that does wait for the disk, as a miss's row and every
+delivery still do (a busy disk shows there first). The server time from the lookup log stops
+before that INSERT, so it is lower than the added time.
 How it scales: each gunicorn worker serves its own connections and a hit shares only one Redis
 GET and one PostgreSQL commit with the others, so more cores or machines add hits per second;
 the primary's commits (one per lookup) are the next bound. Misses wait for the batching window
