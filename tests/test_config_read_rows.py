@@ -69,9 +69,11 @@ def test_export_then_import_into_an_empty_database_keeps_the_read_rows(tmp_path,
     MappingSet.objects.all().delete()
     Environment.objects.all().delete()
     assert not LookupField.objects.exists()
+    printed = io.StringIO()
 
-    call_command("import_config", str(path), stdout=io.StringIO())
+    call_command("import_config", str(path), stdout=printed)
 
+    assert printed.getvalue().strip().endswith("4 row(s), 3 read row(s).")
     assert config_io.export_document() == before
     imported = MappingSet.objects.get()
     assert saved(imported) == [

@@ -59,6 +59,7 @@ class ImportReport:
     environments: int
     mapping_sets: int
     rows: int
+    read_rows: int  # lookups.rows; a set without a lookups section keeps its own, not counted
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -340,10 +341,12 @@ def import_document(
     problems = validate_document(document)
     if problems:
         raise InvalidConfig(problems)
+    sets = document.get("mapping_sets", [])
     report = ImportReport(
         len(document.get("environments", [])),
-        len(document.get("mapping_sets", [])),
-        sum(len(value.get("rows", [])) for value in document.get("mapping_sets", [])),
+        len(sets),
+        sum(len(value.get("rows", [])) for value in sets),
+        sum(len((value.get("lookups") or {}).get("rows", [])) for value in sets),
     )
     if not dry_run:
         _write_document(document, note)

@@ -36,7 +36,7 @@ class Command(BaseCommand):
         verb = "Would import" if dry_run else "Imported"
         self.stdout.write(
             f"{verb} {report.environments} environment(s), {report.mapping_sets} mapping set(s), "
-            f"{report.rows} row(s)."
+            f"{report.rows} row(s), {report.read_rows} read row(s)."
         )
 
     def _print_plan(self, changes: list[config_plan.SetChange]) -> None:
