@@ -18,7 +18,8 @@ FLOORS = [
     # pure, no ORM, no I/O beyond their own concern
     ("mappings.engine", "mappings.platforms", "mappings.fake_braze", "mappings.encryption",
      "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks",
-     "mappings.presets", "mappings.profile_cache", "mappings.periodic_jobs"),
+     "mappings.presets", "mappings.profile_cache", "mappings.periodic_jobs",
+     "mappings.site_links"),
     ("mappings.models",),
     ("mappings.delivery",),
     ("mappings.ingest", "mappings.lookups", "mappings.canary", "mappings.alerts"),

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 
+from mappings import site_links
 from mappings.models import (
     AlertRule,
     CanaryRun,
@@ -49,11 +50,7 @@ def firing(rule: AlertRule, now: datetime) -> list[Firing]:
 def log_link(name: str, **filters) -> str:
     """An absolute link to a log page (``logs:<name>``) with these filter parameters."""
     query = urlencode({key: value for key, value in filters.items() if value is not None})
-    return _absolute(reverse(f"logs:{name}") + (f"?{query}" if query else ""))
-
-
-def _absolute(path: str) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}{path}"
+    return site_links.absolute(reverse(f"logs:{name}") + (f"?{query}" if query else ""))
 
 
 def _stamp(moment: datetime) -> str:
@@ -233,7 +230,7 @@ def canary_failing(rule: AlertRule, now: datetime) -> list[Firing]:
             environment.name,
             f"{environment.name}: the Braze canary failed ({environment.canary_kind}): "
             f"{environment.canary_summary[:300]}",
-            _absolute(
+            site_links.absolute(
                 reverse("admin:mappings_canaryrun_changelist")
                 + f"?environment__id__exact={environment.pk}"
             ),

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 
+from mappings import site_links
 from mappings.ingest import conversations
 from mappings.models import Delivery, MappingSet
 from mappings.models.audit import DeliveryStatus
@@ -140,4 +140,4 @@ def _short(text: str) -> str:
 
 def log_url(delivery: Delivery) -> str:
     """The delivery's log page, absolute when ``SITE_URL`` is set."""
-    return settings.SITE_URL.rstrip("/") + reverse("logs:delivery", args=[delivery.pk])
+    return site_links.absolute(reverse("logs:delivery", args=[delivery.pk]))
