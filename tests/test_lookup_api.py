@@ -300,3 +300,31 @@ def test_a_hits_log_row_commits_without_waiting_for_the_disk_and_the_setting_sta
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"  # the next transaction waits for the disk again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_server_side_binding_a_hits_row_is_saved_as_any_other(
+    braze, read_rows, known_users, api_token, monkeypatch
+):
+    """A server-side binding cursor takes one statement per call: the hit's row is then an
+    ordinary committed INSERT, and the lookup still answers and logs."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side binding is PostgreSQL's")
+    options = {**connection.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    http = Client(headers={"Authorization": f"Bearer {api_token}"})
+
+    def look_up():
+        return http.post("/api/v1/lookup/support-bot/", conversation_for("u-3"),
+                         content_type="application/json")  # fmt: skip
+
+    assert look_up().status_code == 200
+    with CaptureQueriesContext(connection) as seen:
+        assert look_up().json()["outcome"] == "hit"
+
+    assert not any("synchronous_commit" in query["sql"] for query in seen.captured_queries)
+    assert [row.outcome for row in Lookup.objects.order_by("created_at", "id")] == ["miss", "hit"]
