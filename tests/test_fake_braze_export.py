@@ -188,6 +188,29 @@ def test_email_address_finds_the_profile_an_email_only_object_made(fake):
     assert user == {"email": "ada@example.com", "first_name": "Ada"}
 
 
+def test_an_email_changed_by_a_later_write_finds_the_user_only_by_the_new_one(fake):
+    track(fake, {"external_id": "u1", "email": "old@example.com"})
+    track(fake, {"external_id": "u1", "email": "new@example.com"})
+
+    by_old = export(fake, email_address="old@example.com").json()
+    by_new = only_user(export(fake, email_address="new@example.com"))
+
+    assert by_old["users"] == []
+    assert by_new["external_id"] == "u1"
+
+
+def test_an_email_shared_by_two_users_exports_both_oldest_first(fake):
+    track(fake, {"external_id": "u2", "email": "team@example.com"})
+    track(fake, {"external_id": "u1", "email": "other@example.com"})
+    track(fake, {"external_id": "u1", "email": "team@example.com"})  # u1 joins it later
+    track(fake, {"email": "team@example.com", "first_name": "Shared"})  # updates, adds no one
+
+    users = export(fake, email_address="team@example.com").json()["users"]
+
+    assert [user.get("external_id") for user in users] == ["u2", "u1"]
+    assert users[0]["first_name"] == "Shared"  # the oldest with that email took the write
+
+
 # -- what comes back --------------------------------------------------------------------------
 
 

@@ -66,16 +66,21 @@ def now_text() -> str:
 
 
 class Profiles:
-    """Every profile, found by external_id, alias, braze_id, email or phone."""
+    """Every profile, found by external_id, alias, braze_id, email or phone.
+
+    Found through an index of each profile's identifiers, so a request costs the same with
+    10 profiles or 100,000 (a scan of every profile per object made a 10,000-record benchmark
+    round drain four times slower by its end). Email and phone are attributes a later write may
+    change, so the index follows each write."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._profiles: list[Profile] = []
+        self._by_identifier: dict[tuple[str, Any], list[Profile]] = {}
 
     def clear(self) -> None:
         with self._lock:
-            self._profiles.clear()
+            self._by_identifier.clear()
 
     def apply_track(self, status: int, body: Any, answer: Any) -> None:
         """Apply what a ``/users/track`` answer says was accepted, attributes first, as Braze.
@@ -92,14 +97,22 @@ class Profiles:
         """The exported profiles ``identifier`` (the export request's name for it) points at,
         oldest first: copies, taken under the lock, that later writes leave alone."""
         with self._lock:
-            return [exported(p) for p in self._profiles if matches(p, identifier, value)]
+            return [exported(profile) for profile in self._found(identifier, value)]
+
+    def _found(self, identifier: str, value: Any) -> list[Profile]:
+        if not _indexable(value):
+            return []  # no identifier we index is a list or an object
+        found = self._by_identifier.get((identifier, value), [])
+        return sorted(found, key=lambda profile: profile.braze_id)  # braze ids count up
 
     def _apply_object(self, kind: str, obj: dict[str, Any]) -> None:
         profile = self._profile_for(obj)
         if profile is None:
             return
         if kind == "attributes":
+            before = identifiers_of(profile)
             apply_attributes(profile, obj)
+            self._reindex(profile, before)
         elif kind == "events":
             profile.events.setdefault(obj["name"], Occurrences()).add(obj["time"])
         else:
@@ -109,7 +122,7 @@ class Profiles:
         """The object's user, created unless ``_update_existing_only`` (by default with an
         alias) or a ``braze_id`` (Braze assigns those) says not to."""
         key, value = identifying(obj)
-        found = [profile for profile in self._profiles if matches(profile, key, value)]
+        found = self._found(key, value)
         if found:
             return found[0]
         default_existing_only = key == "user_aliases"
@@ -122,8 +135,35 @@ class Profiles:
             profile.aliases.append(value)
         else:
             profile.standard[STANDARD_NAME[key]] = value
-        self._profiles.append(profile)
+        self._reindex(profile, set())
         return profile
+
+    def _reindex(self, profile: Profile, before: set[tuple[str, Any]]) -> None:
+        after = identifiers_of(profile)
+        for key in before - after:
+            self._by_identifier[key].remove(profile)
+            if not self._by_identifier[key]:
+                del self._by_identifier[key]
+        for key in after - before:
+            self._by_identifier.setdefault(key, []).append(profile)
+
+
+def _indexable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | tuple)
+
+
+def identifiers_of(profile: Profile) -> set[tuple[str, Any]]:
+    """Every (export identifier, value) that finds ``profile``. A device_id finds nothing: the
+    fake has no SDK, so no devices."""
+    keys = {("braze_id", profile.braze_id)}
+    if profile.external_id is not None:
+        keys.add(("external_ids", profile.external_id))
+    keys.update(("user_aliases", alias) for alias in profile.aliases)
+    for identifier, name in STANDARD_NAME.items():
+        value = profile.standard.get(name)
+        if value is not None and _indexable(value):
+            keys.add((identifier, value))
+    return keys
 
 
 # A track object's identifier -> the export request's name for the same identifier.
@@ -142,18 +182,6 @@ def identifying(obj: dict[str, Any]) -> tuple[str, Any]:
     if obj.get("email") is not None:
         return "email_address", obj["email"]
     return "phone", obj["phone"]
-
-
-def matches(profile: Profile, identifier: str, value: Any) -> bool:
-    if identifier == "external_ids":
-        return profile.external_id == value
-    if identifier == "user_aliases":
-        return value in profile.aliases
-    if identifier == "braze_id":
-        return profile.braze_id == value
-    if identifier in STANDARD_NAME:
-        return profile.standard.get(STANDARD_NAME[identifier]) == value
-    return False  # device_id: the fake has no SDK, so no devices
 
 
 def apply_attributes(profile: Profile, obj: dict[str, Any]) -> None:
