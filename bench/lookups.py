@@ -88,7 +88,8 @@ implicit transaction: one round trip, and no wait for the WAL flush. On 2026-12-
 machine within 15 minutes: with the row written in a transaction of its own (BEGIN, SET, INSERT,
 COMMIT: four round trips) the added p99 was 7.47 ms (time slices), the hit 3.54 ms of gunicorn
 CPU and 0.66 ms of PostgreSQL; with the one statement, 3.09 ms, 1.84 and 0.30 in the next run,
-and 5.11 ms, 2.56 and 0.44 in the run above.
+and 5.11 ms, 2.56 and 0.44 in the one after (the run above is a later one, after the fake
+Braze's profile index, which changes misses, not hits).
 The INSERT-alone row is a committed INSERT that does wait for the disk, as a miss's row and every
 delivery still do (a busy disk shows there first). The server time from the lookup log stops
 before that INSERT, so it is lower than the added time.
