@@ -317,7 +317,7 @@ LIMITS = " ".join(
         "the default view) and pages with OFFSET, both linear in the log's size. Filters that",
         "match few rows walk a time index until 51 rows are found. The worst case is a",
         "combination of filters that matches nothing (last row): PostgreSQL walks the whole",
-        "time index (454 ms on this table, read alone), so the walk is stopped after",
+        "time index (350-616 ms for the last row before this change), so the walk is stopped after",
         "ORDERED_WALK_MS (mappings/log_pages/queries.py, 40 ms) and the page is read again",
         "without index walks (bitmaps or one parallel pass over the table): that second read",
         "grows with the table, not with what matches; narrow the time range, or add a composite",

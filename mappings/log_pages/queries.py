@@ -81,9 +81,10 @@ def _newer_page(queryset: QuerySet, cursor: Cursor, size: int) -> LogPage:
 
 
 # How long PostgreSQL may walk a time index for a filtered page before the other plan is tried.
-# The walk reads about 2,200 rows a millisecond (bench/log_pages.py: 1,000,000 in 454 ms), so a
-# walk that runs out found fewer than 51 matches in ~90,000 rows: filters that rare are read
-# quicker by the other plan, and a walk that finds its page never comes near the limit.
+# The walk reads about 2,200 rows a millisecond (EXPLAIN ANALYZE of the worst case on
+# bench/log_pages.py's table: 1,000,000 rows in 454 ms), so a walk that runs out found fewer
+# than 51 matches in ~90,000 rows: filters that rare are read quicker by the other plan, and a
+# walk that finds its page never comes near the limit.
 ORDERED_WALK_MS = 40
 _QUERY_CANCELED = "57014"
 
