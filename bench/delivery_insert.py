@@ -56,14 +56,15 @@ def new_deliveries(mapping_set, size: int) -> list:
 def ways() -> dict:
     from django.db import DEFAULT_DB_ALIAS, connections
 
-    from mappings.delivery import delivery_insert, outbox
+    from mappings import row_insert
+    from mappings.delivery import outbox
     from mappings.models import Delivery
 
     def client_side_binding(delivery: Delivery) -> None:
         db = connections[DEFAULT_DB_ALIAS]
-        values = delivery_insert.prepared_values(db, delivery)
+        values = row_insert.prepared_values(db, delivery)
         with db.cursor() as cursor:
-            cursor.execute(delivery_insert.insert_sql(db.vendor), values)
+            cursor.execute(row_insert.insert_sql(Delivery, db.vendor), values)
 
     return {
         "ours (outbox.add)": outbox.add,

@@ -19,7 +19,7 @@ FLOORS = [
     ("mappings.engine", "mappings.platforms", "mappings.fake_braze", "mappings.encryption",
      "mappings.braze_endpoints", "mappings.roles", "mappings.startup_checks",
      "mappings.presets", "mappings.profile_cache", "mappings.periodic_jobs",
-     "mappings.site_links"),
+     "mappings.site_links", "mappings.row_insert"),
     ("mappings.models",),
     ("mappings.delivery",),
     ("mappings.ingest", "mappings.lookups", "mappings.canary", "mappings.alerts"),

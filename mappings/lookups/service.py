@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from mappings import profile_cache
+from mappings import profile_cache, row_insert
 from mappings.delivery import braze
 from mappings.engine import lookup_mapping, mapping
 from mappings.engine.lookup_mapping import CompiledLookup, LookupAnswer
@@ -97,17 +97,13 @@ def _insert_without_waiting_for_disk(row: Lookup) -> None:
     own took four round trips (BEGIN, SET, INSERT, COMMIT): about 1.0 ms against 0.5 ms for
     this in one process; in bench/lookups.py a hit's gunicorn CPU went from 3.5 ms to 1.8-2.9
     ms. The columns and values are the ORM's own (each field's ``pre_save`` and
-    ``get_db_prep_save``), as ``save`` would send them."""
-    fields = [field for field in Lookup._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
-    table = quote(Lookup._meta.db_table)
-    # Names from the model's metadata only; every value is a bound parameter.
-    insert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    ``get_db_prep_save``), as ``save`` would send them (mappings/row_insert.py)."""
+    insert = row_insert.insert_sql(Lookup, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL synchronous_commit TO OFF; {insert}", values)
+        cursor.execute(
+            f"SET LOCAL synchronous_commit TO OFF; {insert}",
+            row_insert.prepared_values(connection, row),
+        )
 
 
 def compiled_rows(mapping_set: MappingSet) -> CompiledLookup:
