@@ -103,26 +103,23 @@ def first_rows(ordered: QuerySet, limit: int) -> list[Model]:
     if database.vendor != "postgresql" or not ordered.query.where:
         return list(ordered[:limit])
     try:
-        return _with_settings(database, ordered[:limit], statement_timeout=ORDERED_WALK_MS)
+        return _with_setting(database, ordered[:limit], "statement_timeout", ORDERED_WALK_MS)
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) != _QUERY_CANCELED:
             raise
-    return _with_settings(database, ordered[:limit], enable_indexscan="off")
+    return _with_setting(database, ordered[:limit], "enable_indexscan", "off")
 
 
-def _with_settings(database, queryset: QuerySet, **settings: object) -> list[Model]:
-    """``queryset``'s rows read with planner or limit settings that end with this read: set
-    LOCAL inside a savepoint and put back, so a caller's transaction keeps its own values."""
+def _with_setting(database, queryset: QuerySet, name: str, value: object) -> list[Model]:
+    """``queryset``'s rows read with one planner or limit setting that ends with this read: set
+    LOCAL inside a savepoint and put back, so a caller's transaction keeps its own value."""
     with transaction.atomic(using=database.alias), database.cursor() as cursor:
-        previous = {}
-        for name, value in settings.items():
-            cursor.execute(
-                "SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, str(value)]
-            )
-            previous[name] = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, str(value)]
+        )
+        previous = cursor.fetchone()[0]
         rows = list(queryset)
-        for name, value in previous.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])
     return rows
 
 
